@@ -1,0 +1,1 @@
+"""Plaudit: award nomination cycles with weighted, audited approvals."""

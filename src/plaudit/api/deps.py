@@ -1,0 +1,67 @@
+"""Dependencies: one session per request (committed on success), the clock,
+the authenticated user, and list paging parameters."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from plaudit.clock import Clock
+from plaudit.models import User
+from plaudit.paging import DEFAULT_LIMIT, MAX_LIMIT
+from plaudit.services.auth import authenticate
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session. Its work commits when the endpoint returns and
+    rolls back when it raises; services themselves never commit.
+
+    Used with scope="function" so the commit happens before the response is
+    sent: a client never sees a success that was not durably committed.
+    """
+    with request.app.state.sessionmaker() as session:
+        session.info["request_id"] = request.state.request_id
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_current_user(request: Request, session: SessionDep, clock: ClockDep) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    token = secret.strip() if scheme.lower() == "bearer" else None
+    return authenticate(session, token, now=clock.now())
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def get_page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(get_page_params)]

@@ -1,0 +1,150 @@
+"""The `plaudit` command: serve the API, migrate, and administer from a shell.
+
+Each command runs in one transaction (`transaction()`); actions taken here are
+audited with no actor (actor_id null), as the spec asks for command-line work.
+"""
+
+import os
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from plaudit.clock import system_clock
+from plaudit.errors import DomainError, NotFound
+from plaudit.models import Team, User
+from plaudit.models.enums import Role
+
+app = typer.Typer(help="Plaudit: award nomination cycles.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+users_app = typer.Typer(help="Users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+results_app = typer.Typer(help="Cycle results.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(results_app, name="results")
+
+
+def fail(error: DomainError) -> None:
+    typer.echo(f"error: {error.code}: {error.message}", err=True)
+    raise typer.Exit(1)
+
+
+def ensure_database() -> str:
+    """DATABASE_URL, or the embedded server's URL (exported so that worker
+    processes and child commands share the same server)."""
+    from plaudit.db.session import resolve_database_url
+
+    url = resolve_database_url()
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded PostgreSQL."""
+    import uvicorn
+
+    from plaudit.db import migrate
+
+    url = ensure_database()
+    migrate.upgrade(url)
+    uvicorn.run(
+        "plaudit.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    from plaudit.db import migrate
+
+    migrate.upgrade(ensure_database(), revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. base or -1.")]) -> None:
+    """Migrate the database down to REVISION."""
+    from plaudit.db import migrate
+
+    migrate.downgrade(ensure_database(), revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's current revision."""
+    from plaudit.db import migrate
+
+    migrate.current(ensure_database())
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Login email (stored lower-case).")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option(help="Role.")],
+    team: Annotated[str | None, typer.Option(help="Team name or id.")] = None,
+) -> None:
+    """Create a user; prints its id."""
+    from plaudit.db.session import transaction
+    from plaudit.services.users import create_user
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            team_id = _team_id(session, team) if team else None
+            user = create_user(session, None, email=email, display_name=name, role=role, team_id=team_id)
+            typer.echo(str(user.id))
+    except DomainError as error:
+        fail(error)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
+) -> None:
+    """Issue an API token for a user; prints the token alone on stdout."""
+    from plaudit.db.session import transaction
+    from plaudit.services.tokens import create_token
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user with email {email}")
+            issued = create_token(session, None, user, name=name, now=system_clock.now())
+            secret = issued.secret
+    except DomainError as error:
+        fail(error)
+    typer.echo(secret)
+
+
+def _team_id(session, team: str):
+    """A team given by id or by (case-insensitive) name."""
+    import uuid
+
+    from sqlalchemy import func
+
+    try:
+        found = session.get(Team, uuid.UUID(team))
+    except ValueError:
+        found = session.scalar(select(Team).where(func.lower(Team.name) == team.lower()))
+    if found is None:
+        raise NotFound(f"no team {team}")
+    return found.id
+
+
+if __name__ == "__main__":
+    app()

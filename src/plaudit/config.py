@@ -1,0 +1,25 @@
+"""Settings from the environment, never from files in the repository."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    # A `postgresql+psycopg://` URL. Unset: an embedded PostgreSQL is started.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Where the embedded PostgreSQL keeps its data.
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("plaudit")),
+        alias="PLAUDIT_DATA_DIR",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,28 @@
+"""Alembic, driven from code: migrations ship inside the package, so
+`plaudit db upgrade` works from any directory without an alembic.ini."""
+
+from alembic import command
+from alembic.config import Config
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "plaudit:migrations")
+    cfg.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
+    )
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current(url: str | None = None) -> None:
+    command.current(alembic_config(url), verbose=False)

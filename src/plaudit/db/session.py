@@ -1,0 +1,55 @@
+"""Engine and sessions from DATABASE_URL (or the embedded server).
+
+Services never commit; the edge does: the API's session dependency, or
+`transaction()` for the CLI and scripts.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from plaudit.config import get_settings
+
+
+def resolve_database_url() -> str:
+    """DATABASE_URL if set, else the embedded server's URL (started on demand)."""
+    settings = get_settings()
+    if settings.database_url:
+        return normalize_url(settings.database_url)
+    from plaudit.db.embedded import embedded_url
+
+    return embedded_url(settings.data_dir)
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs too; always drive them with psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url or resolve_database_url(), **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@lru_cache
+def default_engine() -> Engine:
+    return make_engine()
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on error."""
+    factory = factory or make_sessionmaker(default_engine())
+    with factory() as session:
+        with session.begin():
+            yield session

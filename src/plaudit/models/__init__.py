@@ -1,0 +1,22 @@
+"""All tables; importing this package registers every model on Base.metadata."""
+
+from plaudit.db.base import Base
+from plaudit.models.audit import AuditLog
+from plaudit.models.cycles import Criterion, Cycle
+from plaudit.models.nominations import Approval, ApprovalRating, Nomination
+from plaudit.models.people import ApiToken, Team, User
+from plaudit.models.results import CycleResult
+
+__all__ = [
+    "ApiToken",
+    "Approval",
+    "ApprovalRating",
+    "AuditLog",
+    "Base",
+    "Criterion",
+    "Cycle",
+    "CycleResult",
+    "Nomination",
+    "Team",
+    "User",
+]

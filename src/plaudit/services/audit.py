@@ -1,0 +1,99 @@
+"""The audit writer: one row per changed entity, in the caller's transaction.
+
+`record` is the only way rows reach `audit_logs`. Because it runs in the same
+session as the change, a rollback takes the audit row with it, and a failed
+audit insert fails the change. A change that changes nothing writes nothing.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from plaudit.models import AuditLog
+
+# Never written to a payload, whatever a caller passes.
+SECRET_FIELDS = frozenset({"token", "token_hash", "secret"})
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-ready copy: UUIDs and decimals as strings, datetimes as UTC ISO 8601."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def snapshot(entity: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The named attributes of a model instance, JSON-ready, secrets left out."""
+    return {f: to_json(getattr(entity, f)) for f in fields if f not in SECRET_FIELDS}
+
+
+def record(
+    session: Session,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Append one audit row; return whether one was written.
+
+    - creation: `after` only -> payload `{"after": after}`;
+    - update: both -> `{"before", "after"}` holding only the fields that differ
+      (no row at all when nothing differs and `extra` is empty);
+    - deletion: `before` only -> `{"before": before}`.
+    `extra` is merged into the payload (e.g. `nomination_status` for approvals).
+    The request id comes from `session.info["request_id"]`, set by the API.
+    """
+    before = _clean(before)
+    after = _clean(after)
+    payload: dict[str, Any] = {}
+    if before is not None and after is not None:
+        changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+        if not changed and not extra:
+            return False
+        payload = {
+            "before": {k: before.get(k) for k in changed},
+            "after": {k: after.get(k) for k in changed},
+        }
+    elif after is not None:
+        payload = {"after": after}
+    elif before is not None:
+        payload = {"before": before}
+    if extra:
+        payload.update(to_json(extra))
+    session.execute(
+        insert(AuditLog).values(
+            id=uuid.uuid4(),
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            payload=payload,
+            request_id=session.info.get("request_id"),
+        )
+    )
+    return True
+
+
+def _clean(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    return {k: to_json(v) for k, v in data.items() if k not in SECRET_FIELDS}

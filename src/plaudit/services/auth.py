@@ -1,0 +1,45 @@
+"""Personal access tokens: random secrets, kept only as SHA-256 digests."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plaudit.errors import Unauthenticated
+from plaudit.models import ApiToken, User
+
+TOKEN_PREFIX = "plt_"
+TOKEN_BYTES = 32  # 256 bits of entropy
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def authenticate(session: Session, secret: str | None, *, now: datetime) -> User:
+    """The active user owning a live token, else `unauthenticated`.
+
+    One indexed lookup by digest; the same message for every failure, so a
+    caller learns nothing about which check refused them.
+    """
+    if not secret:
+        raise Unauthenticated("a bearer token is required")
+    row = session.execute(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == hash_token(secret),
+            ApiToken.revoked_at.is_(None),
+            (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+            User.is_active.is_(True),
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthenticated("the token is unknown, expired or revoked, or its user is inactive")
+    return row

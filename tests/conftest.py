@@ -1,0 +1,155 @@
+"""Test database plumbing, on real PostgreSQL only.
+
+Which server: `PLAUDIT_TEST_DATABASE_URL` (any PostgreSQL; the tests create
+and drop their own databases in it, so give a user that may CREATE DATABASE),
+else an embedded PostgreSQL in `.pgdata/test` (or `PLAUDIT_TEST_DATA_DIR`).
+
+Per run: a template database migrated to head once; the main test database
+is cloned from it. Per test: `session` is a transaction rolled back at the end
+(services' flushes included), and `client` is the real ASGI app on that same
+connection, so HTTP tests roll back too. Tests that need real concurrent
+transactions take `committed_db`: a fresh database cloned from the template.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from plaudit.api.app import create_app
+from plaudit.clock import FixedClock
+from plaudit.db import migrate
+from plaudit.db.session import normalize_url
+
+ROOT = Path(__file__).resolve().parent.parent
+# The pinned "now" of every test that does not move it: a Thursday noon UTC.
+NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def _server_url() -> str:
+    url = os.environ.get("PLAUDIT_TEST_DATABASE_URL")
+    if url:
+        return normalize_url(url)
+    from plaudit.db.embedded import embedded_url
+
+    data_dir = Path(os.environ.get("PLAUDIT_TEST_DATA_DIR", ROOT / ".pgdata" / "test"))
+    return embedded_url(data_dir)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A PostgreSQL server where tests may create databases."""
+
+    url: str
+
+    def url_for(self, database: str) -> str:
+        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
+
+    def admin(self) -> psycopg.Connection:
+        libpq = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(libpq, autocommit=True)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with self.admin() as conn:
+            clause = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        with self.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def server() -> Server:
+    return Server(_server_url())
+
+
+@pytest.fixture(scope="session")
+def template_db(server: Server) -> Iterator[str]:
+    """A database migrated to head, never connected to afterwards (so it can be cloned)."""
+    name = f"plaudit_tpl_{uuid.uuid4().hex[:10]}"
+    url = server.create_database(name)
+    try:
+        migrate.upgrade(url)
+        yield name
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def database_url(server: Server, template_db: str) -> Iterator[str]:
+    name = f"plaudit_test_{uuid.uuid4().hex[:10]}"
+    url = server.create_database(name, template=template_db)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection in one outer transaction, rolled back after the test."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield conn
+        finally:
+            outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions on the test's connection; their commits become savepoints."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(session_factory: sessionmaker[Session], clock: FixedClock):
+    return create_app(session_factory=session_factory, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def committed_db(server: Server, template_db: str) -> Iterator[Engine]:
+    """A fresh migrated database whose transactions really commit; for
+    concurrency tests with several connections, threads or processes."""
+    name = f"plaudit_c_{uuid.uuid4().hex[:10]}"
+    url = server.create_database(name, template=template_db)
+    eng = create_engine(url, pool_size=20, max_overflow=20)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        server.drop_database(name)
