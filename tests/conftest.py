@@ -21,13 +21,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.api.app import create_app
 from plaudit.clock import FixedClock
 from plaudit.db import migrate
-from plaudit.db.session import normalize_url
+from plaudit.db.session import make_engine, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pinned "now" of every test that does not move it: a Thursday noon UTC.
@@ -97,7 +97,7 @@ def database_url(server: Server, template_db: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    eng = create_engine(database_url)
+    eng = make_engine(database_url, pool_pre_ping=False)
     yield eng
     eng.dispose()
 
@@ -147,7 +147,7 @@ def committed_db(server: Server, template_db: str) -> Iterator[Engine]:
     concurrency tests with several connections, threads or processes."""
     name = f"plaudit_c_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name, template=template_db)
-    eng = create_engine(url, pool_size=20, max_overflow=20)
+    eng = make_engine(url, pool_size=20, max_overflow=20)
     try:
         yield eng
     finally:

@@ -33,8 +33,10 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """An engine whose sessions run in UTC, so every timestamp read back is UTC."""
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url or resolve_database_url(), **kwargs)
+    kwargs.setdefault("connect_args", {}).setdefault("options", "-c timezone=UTC")
+    return create_engine(normalize_url(url) if url else resolve_database_url(), **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
