@@ -108,7 +108,7 @@ def make_cycle(
         nomination_closes_at=n_close,
         approval_opens_at=a_open,
         approval_closes_at=a_close,
-        published_at=None if status == "draft" else now - 6 * day,
+        published_at=None if status == "draft" else now - 6 * d,
         finalized_at=now if status in ("finalized", "archived") else None,
         archived_at=now if status == "archived" else None,
     )
