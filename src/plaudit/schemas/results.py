@@ -1,0 +1,54 @@
+"""Results, preview and award history (API.md: Results, ResultItem, Award).
+
+Scores and means are fixed-point strings with 6 places (`"4.250000"`),
+weights with 4 (`"0.2500"`).
+"""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from plaudit.schemas.common import Decimal6, Out, Weight4
+
+
+class CriterionScore(BaseModel):
+    """One criterion of a nominee's breakdown: the criterion as it was at
+    finalization (name, weight) and the nominee's `criterion_mean`."""
+
+    criterion_id: uuid.UUID
+    name: str
+    weight: Weight4
+    mean: Decimal6
+
+
+class ResultItem(Out):
+    rank: int
+    nominee_id: uuid.UUID
+    nominee_name: str
+    team_id: uuid.UUID | None
+    score: Decimal6
+    approved_nominations: int
+    is_winner: bool
+    criteria: list[CriterionScore]
+
+
+class Results(BaseModel):
+    """A cycle's ranking, in ranking order. `finalized_at` is null for a preview."""
+
+    cycle_id: uuid.UUID
+    finalized_at: datetime | None
+    award_slots: int
+    items: list[ResultItem]
+
+
+class Award(Out):
+    """One of a user's result rows, with the cycle it belongs to."""
+
+    cycle_id: uuid.UUID
+    cycle_name: str
+    finalized_at: datetime
+    rank: int
+    score: Decimal6
+    approved_nominations: int
+    is_winner: bool
