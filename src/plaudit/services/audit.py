@@ -11,10 +11,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from plaudit.models import AuditLog
+from plaudit import paging
+from plaudit.errors import Forbidden, ValidationFailed
+from plaudit.models import AuditLog, User
+from plaudit.models.enums import Role
 
 # Never written to a payload, whatever a caller passes.
 SECRET_FIELDS = frozenset({"token", "token_hash", "secret"})
@@ -97,3 +100,46 @@ def _clean(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None:
         return None
     return {k: to_json(v) for k, v in data.items() if k not in SECRET_FIELDS}
+
+
+def list_audit_logs(
+    session: Session,
+    actor: User | None,
+    *,
+    entity_type: str | None = None,
+    entity_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> paging.Page[AuditLog]:
+    """Audit rows, newest first (`seq` descending: insertion order, stable
+    even within one transaction), keyset-paged. Admins only (`forbidden`).
+
+    Filters combine with AND; `since` is inclusive and `until` exclusive, both
+    on `occurred_at`. An empty or reversed time range (`since >= until`) is a
+    `validation_error` rather than a silently empty page.
+    """
+    if actor is not None and actor.role != Role.admin:
+        raise Forbidden("only admins may read the audit log")
+    if since is not None and until is not None and since >= until:
+        raise ValidationFailed(
+            "since must be earlier than until",
+            errors=[{"loc": ["query", "until"], "msg": "must be later than since"}],
+        )
+    stmt = select(AuditLog)
+    if entity_type is not None:
+        stmt = stmt.where(AuditLog.entity_type == entity_type)
+    if entity_id is not None:
+        stmt = stmt.where(AuditLog.entity_id == entity_id)
+    if actor_id is not None:
+        stmt = stmt.where(AuditLog.actor_id == actor_id)
+    if action is not None:
+        stmt = stmt.where(AuditLog.action == action)
+    if since is not None:
+        stmt = stmt.where(AuditLog.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditLog.occurred_at < until)
+    return paging.keyset_page(session, stmt, [paging.desc(AuditLog.seq)], limit=limit, cursor=cursor)

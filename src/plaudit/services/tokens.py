@@ -1,15 +1,32 @@
-"""API tokens: issue (more to come with the people area)."""
+"""API tokens: issue and revoke personal access tokens.
 
+Secrets are shown once at creation and stored only as their SHA-256 digest
+(`plaudit.services.auth`); neither the secret nor the digest ever reaches an
+audit payload.
+
+Decisions where the spec is silent:
+- issuing a token for another user is `forbidden` for non-admins (the user
+  is visible to everyone, so hiding it behind `not_found` would be a lie);
+- a token of someone else is invisible to non-admins: revoking it is
+  `not_found`;
+- a token may be issued for an inactive user (by an admin or the command
+  line); it authenticates only once the user is active again;
+- token names are 1-200 characters, trimmed.
+"""
+
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plaudit.errors import NotFound, ValidationFailed
+from plaudit.errors import Forbidden, NotFound
 from plaudit.models import ApiToken, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
 from plaudit.services.auth import hash_token, new_secret
+from plaudit.services.users import checked_field, invalid, normalize_name
 
 TOKEN_FIELDS = ("user_id", "name", "expires_at", "revoked_at")
 
@@ -31,15 +48,15 @@ def create_token(
 ) -> IssuedToken:
     """Issue a token for `user` (admins, the user themself, or the CLI).
 
-    Writes `token.create`; the payload never holds the secret or its hash.
+    Another non-admin user is `forbidden`; `expires_at` must be in the
+    future (`validation_error`). Writes `token.create`; the payload never
+    holds the secret or its hash.
     """
     if actor is not None and actor.role != Role.admin and actor.id != user.id:
-        raise NotFound(f"user {user.id} not found")
+        raise Forbidden("only admins may issue tokens for other users")
+    name = checked_field("name", normalize_name, name)
     if expires_at is not None and expires_at <= now:
-        raise ValidationFailed(
-            "expires_at must be in the future",
-            errors=[{"loc": ["body", "expires_at"], "msg": "must be in the future"}],
-        )
+        raise invalid("expires_at", "must be in the future")
     secret = new_secret()
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), expires_at=expires_at)
     session.add(token)
@@ -53,3 +70,33 @@ def create_token(
         after=audit.snapshot(token, TOKEN_FIELDS),
     )
     return IssuedToken(token=token, secret=secret)
+
+
+def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, now: datetime) -> ApiToken:
+    """Revoke a token (admins, the token's user, or the CLI); others get `not_found`.
+
+    Revoking a revoked token changes nothing and is not an error: no audit
+    row. Otherwise sets `revoked_at = now` and writes `token.revoke`. The row
+    is locked so concurrent revokes write exactly one audit row.
+    """
+    token = session.execute(
+        select(ApiToken).where(ApiToken.id == token_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if token is None or (actor is not None and actor.role != Role.admin and actor.id != token.user_id):
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is not None:
+        return token
+    before = audit.snapshot(token, ("revoked_at",))
+    token.revoked_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action="token.revoke",
+        entity_type="token",
+        entity_id=token.id,
+        before=before,
+        after=audit.snapshot(token, ("revoked_at",)),
+    )
+    return token

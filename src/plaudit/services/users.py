@@ -1,22 +1,157 @@
-"""Users: creation (more to come with the people area)."""
+"""Users: create, read, list and update people.
+
+Rules (DOMAIN.md "Users and teams"):
+- emails are unique and stored lower-case, so uniqueness is case-insensitive;
+- `display_name` is 1-200 characters after trimming (it is stored trimmed);
+- users are never deleted, only deactivated (`is_active = false`); an inactive
+  user cannot authenticate, and their tokens work again if reactivated.
+
+Decisions where the spec is silent:
+- `GET /users/{id}` shows inactive users to every user (old nominations and
+  results still name them); only *lists* hide them unless an admin asks for
+  `include_inactive`. A non-admin asking for `include_inactive=true` is
+  `forbidden`.
+- An unknown `team_id` in a body is `validation_error` on that field (not
+  `not_found`: the URL's resource exists, the body is what is wrong).
+- The last active admin cannot be demoted or deactivated
+  (`validation_error`): otherwise nobody could administer over HTTP.
+- A user who is some team's `manager_id` cannot lose the manager/admin role
+  (`validation_error` on `role`): a team's manager must be a manager or admin;
+  assign the team another manager first. Deactivating them is allowed.
+"""
 
 import uuid
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plaudit.errors import DuplicateName, Forbidden, NotFound
+from plaudit import paging
+from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
 
+T = TypeVar("T")
+
 USER_FIELDS = ("email", "display_name", "role", "team_id", "is_active")
+MANAGER_ROLES = frozenset({Role.manager.value, Role.admin.value})
+EMAIL_MAX = 320
+NAME_MAX = 200
+# pg_advisory_xact_lock key taken by updates that may change who is an active admin.
+ADMIN_SET_LOCK = 0x706C_6164_6D69_6E  # "pladmin"
+
+
+class _Unset(Enum):
+    """Marks an update argument that was not given (distinct from None, which
+    clears a nullable field)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+Unset = Literal[_Unset.UNSET]
 
 
 def require_admin(actor: User | None) -> None:
     """Admins, and the command line (actor None), may administer."""
     if actor is not None and actor.role != Role.admin:
         raise Forbidden("only admins may do this")
+
+
+def invalid(field: str, msg: str) -> ValidationFailed:
+    """A `validation_error` about one body field."""
+    return ValidationFailed(f"{field}: {msg}", errors=[{"loc": ["body", field], "msg": msg}])
+
+
+def normalize_email(value: str) -> str:
+    """The stored form of an email (trimmed, lower-case), or ValueError.
+
+    Deliberately modest: one `@` with something on both sides, no whitespace,
+    at most 320 characters. Deliverability is not this service's business.
+    """
+    email = value.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or not domain or "@" in domain:
+        raise ValueError("must be an email address like name@example.org")
+    if any(c.isspace() for c in email):
+        raise ValueError("must not contain whitespace")
+    if len(email) > EMAIL_MAX:
+        raise ValueError(f"must be at most {EMAIL_MAX} characters")
+    return email
+
+
+def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
+    """A name trimmed of surrounding whitespace, 1..max_length characters, or ValueError."""
+    name = value.strip()
+    if not name:
+        raise ValueError("must not be blank")
+    if len(name) > max_length:
+        raise ValueError(f"must be at most {max_length} characters")
+    return name
+
+
+def checked_field(field: str, normalize: Callable[[Any], T], value: Any) -> T:
+    """`normalize(value)`, its ValueError turned into `validation_error` on `field`."""
+    try:
+        return normalize(value)
+    except ValueError as error:
+        raise invalid(field, str(error)) from None
+
+
+def get_user(session: Session, actor: User | None, user_id: uuid.UUID) -> User:
+    """Any user may read any user, active or not; unknown ids are `not_found`."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def list_users(
+    session: Session,
+    actor: User | None,
+    *,
+    q: str | None = None,
+    team_id: uuid.UUID | None = None,
+    include_inactive: bool = False,
+    limit: int = paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> paging.Page[User]:
+    """Users ordered by display_name then id, keyset-paged.
+
+    `q` matches a substring of display_name or email, case-insensitively
+    (`%` and `_` are literal). `include_inactive` is for admins only
+    (`forbidden` otherwise); without it only active users are listed.
+    """
+    if include_inactive:
+        require_admin(actor)
+    stmt = select(User)
+    if not include_inactive:
+        stmt = stmt.where(User.is_active.is_(True))
+    if team_id is not None:
+        stmt = stmt.where(User.team_id == team_id)
+    if q is not None and q.strip():
+        stmt = stmt.where(_matches(q.strip()))
+    return paging.keyset_page(
+        session, stmt, [paging.asc(User.display_name), paging.asc(User.id)], limit=limit, cursor=cursor
+    )
+
+
+def _matches(q: str) -> ColumnElement[bool]:
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(User.display_name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+
+
+def _team_for(session: Session, team_id: uuid.UUID | None) -> uuid.UUID | None:
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise invalid("team_id", f"no team {team_id}")
+    return team_id
 
 
 def create_user(
@@ -28,16 +163,28 @@ def create_user(
     role: Role | str,
     team_id: uuid.UUID | None = None,
 ) -> User:
-    """Create an active user (email stored lower-case). Writes `user.create`."""
+    """Create an active user (admins and the command line).
+
+    Email stored lower-case; a taken email (in any case) is `duplicate_name`,
+    also when a concurrent request wins the race; an unknown team is
+    `validation_error` on `team_id`. Writes `user.create`.
+    """
     require_admin(actor)
-    email = email.strip().lower()
+    email = checked_field("email", normalize_email, email)
+    display_name = checked_field("display_name", normalize_name, display_name)
+    role = checked_field("role", Role, role)
     if session.scalar(select(func.count()).where(User.email == email)):
         raise DuplicateName(f"a user with email {email} already exists")
-    if team_id is not None and session.get(Team, team_id) is None:
-        raise NotFound(f"team {team_id} not found")
-    user = User(email=email, display_name=display_name, role=Role(role).value, team_id=team_id, is_active=True)
-    session.add(user)
-    session.flush()
+    _team_for(session, team_id)
+    user = User(email=email, display_name=display_name, role=role.value, team_id=team_id, is_active=True)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as error:
+        if violates_constraint(error, "uq_users_email"):
+            raise DuplicateName(f"a user with email {email} already exists") from None
+        raise
     audit.record(
         session,
         actor_id=actor.id if actor else None,
@@ -47,3 +194,88 @@ def create_user(
         after=audit.snapshot(user, USER_FIELDS),
     )
     return user
+
+
+def update_user(
+    session: Session,
+    actor: User | None,
+    user_id: uuid.UUID,
+    *,
+    display_name: str | Unset = UNSET,
+    role: Role | str | Unset = UNSET,
+    team_id: uuid.UUID | None | Unset = UNSET,
+    is_active: bool | Unset = UNSET,
+) -> User:
+    """Change any of display_name, role, team_id (None clears it), is_active.
+
+    Admins only (`forbidden` first), then `not_found`. Refuses to demote or
+    deactivate the last active admin, and to take the manager/admin role from
+    a team's manager (`validation_error`). Writes `user.update` with only the
+    changed fields; a call that changes nothing writes nothing.
+    """
+    require_admin(actor)
+    if role is not UNSET or is_active is not UNSET:
+        # Changes that may remove an admin run one at a time, so two admins
+        # demoting each other at once cannot leave nobody (see _keep_an_admin).
+        session.execute(select(func.pg_advisory_xact_lock(ADMIN_SET_LOCK)))
+    # FOR NO KEY UPDATE: serializes with team updates that make this user a
+    # manager (they lock the user FOR SHARE), so the role rule holds under races.
+    user = session.execute(
+        select(User).where(User.id == user_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    changes: dict[str, Any] = {}
+    if display_name is not UNSET:
+        changes["display_name"] = checked_field("display_name", normalize_name, display_name)
+    if role is not UNSET:
+        changes["role"] = checked_field("role", Role, role).value
+    if team_id is not UNSET:
+        changes["team_id"] = _team_for(session, team_id)
+    if is_active is not UNSET:
+        changes["is_active"] = bool(is_active)
+    changes = {k: v for k, v in changes.items() if getattr(user, k) != v}
+    if not changes:
+        return user
+
+    new_role = changes.get("role", user.role)
+    if user.role in MANAGER_ROLES and new_role not in MANAGER_ROLES:
+        managed = session.scalars(select(Team.name).where(Team.manager_id == user.id).order_by(Team.name)).all()
+        if managed:
+            raise invalid("role", f"the user manages {', '.join(managed)}; assign another manager first")
+    if user.role == Role.admin and user.is_active and (
+        new_role != Role.admin or not changes.get("is_active", True)
+    ):
+        _keep_an_admin(session, user, "role" if "role" in changes else "is_active")
+
+    before = audit.snapshot(user, USER_FIELDS)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action="user.update",
+        entity_type="user",
+        entity_id=user.id,
+        before=before,
+        after=audit.snapshot(user, USER_FIELDS),
+    )
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, field: str) -> None:
+    """Refuse to remove the last active admin. The caller holds the
+    ADMIN_SET_LOCK, so the count cannot change under us."""
+    others = session.scalar(
+        select(func.count()).where(User.role == Role.admin, User.is_active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise invalid(field, "this is the last active admin; make another user admin first")
+
+
+def violates_constraint(error: IntegrityError, constraint: str) -> bool:
+    """Whether a PostgreSQL IntegrityError was raised by the named constraint or index."""
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint

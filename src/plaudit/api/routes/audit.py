@@ -1,5 +1,34 @@
-"""HTTP routes: audit (thin: parse, call a service, return a schema)."""
+"""HTTP routes: the audit log (thin: parse, call a service, return a schema)."""
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from plaudit.api.deps import CurrentUser, PageDep, SessionDep
+from plaudit.schemas.audit import AuditEntry
+from plaudit.schemas.common import Page
+from plaudit.services import audit
 
 router = APIRouter()
+
+
+@router.get("/audit-logs", tags=["audit"])
+def list_audit_logs(
+    session: SessionDep,
+    actor: CurrentUser,
+    page: PageDep,
+    entity_type: Annotated[str | None, Query(max_length=50, examples=["cycle"])] = None,
+    entity_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    action: Annotated[str | None, Query(max_length=50, examples=["cycle.publish"])] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Inclusive lower bound on occurred_at.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Exclusive upper bound on occurred_at.")] = None,
+) -> Page[AuditEntry]:
+    """The audit log, newest first (admins)."""
+    found = audit.list_audit_logs(
+        session, actor, entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, action=action,
+        since=since, until=until, limit=page.limit, cursor=page.cursor,
+    )
+    return Page[AuditEntry](items=[AuditEntry.model_validate(row) for row in found.items], next_cursor=found.next_cursor)
