@@ -1,0 +1,419 @@
+"""Nominations: create, edit, withdraw, read, list; who may see them; who approves them.
+
+Decisions where DOMAIN.md is silent (also in the README):
+
+- **Input first.** The justification is trimmed and must then be 10–5000
+  characters without NUL; a bad one is `validation_error` before any rule is
+  checked (the HTTP schema refuses it even earlier, like any malformed body).
+- **The nominee rule wins.** While a cycle is published the nominee never sees
+  a nomination about them, even when they are an admin or the manager of
+  their own team; once the cycle is finalized or archived they see only their
+  `approved` ones. Everyone else sees what DOMAIN.md lists (nominator, admins,
+  approvers); drafts hold no nominations and are invisible to non-admins.
+- **Editing** (`update_nomination`): nominator only (others who can see it get
+  `forbidden`), then `cycle_state` (published), `window_closed` (nomination
+  window), `nomination_state` (status must be `pending` and no approval
+  recorded). An unchanged justification is a no-op: no write, no audit row.
+- **Withdrawing** is allowed for any status while the cycle is published
+  (approved and rejected ones too: the nominator may retract their words;
+  its approvals stay for the record and it no longer counts). Withdrawing a
+  withdrawn nomination returns it unchanged, with no audit row, whatever the
+  cycle's status now is (an idempotent retry always succeeds).
+
+Concurrency of creation (rules 7 and 8 under races): the cycle row is read
+`FOR KEY SHARE` (conflicts with cycle writers such as finalize, not with other
+nominations), then a transaction-scoped advisory lock keyed on
+(cycle, nominator) serializes one nominator's creations in a cycle, across
+processes; the counts are read after it in a new statement, so they see every
+committed competitor. The insert is `INSERT … ON CONFLICT DO NOTHING` on the
+partial unique index `uq_nominations_live_pair`: a row that sneaks past the
+check still becomes `duplicate_nomination`, never a 500 — the same guarantee
+as a savepoint around the insert, in one round trip instead of three.
+"""
+
+import uuid
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, text, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, aliased
+
+from plaudit.clock import Clock
+from plaudit.errors import (
+    CycleState,
+    DuplicateNomination,
+    Forbidden,
+    InvalidNominee,
+    NominationState,
+    NotFound,
+    QuotaExceeded,
+    SelfNomination,
+    ValidationFailed,
+    WindowClosed,
+)
+from plaudit.models import Approval, Cycle, Nomination, Team, User
+from plaudit.models.enums import CycleStatus, NominationStatus, Role
+from plaudit.paging import Page, asc, keyset_page
+from plaudit.services import audit
+from plaudit.services.cycles import get_cycle, nominations_open
+
+NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
+
+JUSTIFICATION_MIN = 10
+JUSTIFICATION_MAX = 5000
+
+CLOSED_STATUSES = (CycleStatus.finalized.value, CycleStatus.archived.value)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def clean_justification(value: str) -> str:
+    """The justification trimmed; `validation_error` unless 10–5000 characters, no NUL."""
+    text_ = value.strip() if isinstance(value, str) else ""
+    problem = justification_problem(text_)
+    if problem:
+        raise ValidationFailed(
+            f"justification {problem}", errors=[{"loc": ["body", "justification"], "msg": problem}]
+        )
+    return text_
+
+
+def justification_problem(trimmed: str) -> str | None:
+    """Why a trimmed justification is unacceptable, or None (shared with the schema)."""
+    if "\x00" in trimmed:
+        return "must not contain NUL characters"
+    if not JUSTIFICATION_MIN <= len(trimmed) <= JUSTIFICATION_MAX:
+        return f"must be {JUSTIFICATION_MIN}-{JUSTIFICATION_MAX} characters after trimming"
+    return None
+
+
+# --------------------------------------------------------------------------- approvers and visibility
+
+
+def _manages_nominee(user_id: uuid.UUID, nominee_id: ColumnElement[uuid.UUID] | uuid.UUID) -> ColumnElement[bool]:
+    """EXISTS: `user_id` is the manager_id of the nominee's team."""
+    nominee = aliased(User)
+    return exists().where(nominee.id == nominee_id, Team.id == nominee.team_id, Team.manager_id == user_id)
+
+
+def approver_clause(user: User) -> ColumnElement[bool]:
+    """SQL: `user` is an approver of the row's nomination (DOMAIN.md "Approver
+    of a nomination": an active admin, or the active manager_id of the
+    nominee's team with role manager or admin). Correlates to `Nomination`."""
+    if not user.is_active:
+        return false()
+    if user.role == Role.admin:
+        return true()
+    if user.role == Role.manager:
+        return _manages_nominee(user.id, Nomination.nominee_id)
+    return false()
+
+
+def is_approver(session: Session, user: User, nomination: Nomination) -> bool:
+    """Whether `user` is an approver of `nomination` (same rule as `approver_clause`).
+    Conflicts of interest are a separate check; an approver may be conflicted."""
+    if not user.is_active:
+        return False
+    if user.role == Role.admin:
+        return True
+    if user.role != Role.manager:
+        return False
+    return bool(session.scalar(select(_manages_nominee(user.id, nomination.nominee_id))))
+
+
+def visible_clause(actor: User | None, *, cycle_status: str | None = None) -> ColumnElement[bool]:
+    """SQL: `actor` may see the row's nomination. One filter, no per-row Python.
+
+    `cycle_status`, when the caller already holds the cycle (lists), replaces
+    the per-row cycle lookups. `actor` None is the command line: everything.
+    """
+    if actor is None:
+        return true()
+    if cycle_status is not None:
+        cycle_closed: ColumnElement[bool] = true() if cycle_status in CLOSED_STATUSES else false()
+        cycle_visible: ColumnElement[bool] = (
+            true() if cycle_status != CycleStatus.draft or actor.role == Role.admin else false()
+        )
+    else:
+        cycle_closed = exists().where(Cycle.id == Nomination.cycle_id, Cycle.status.in_(CLOSED_STATUSES))
+        cycle_visible = (
+            true()
+            if actor.role == Role.admin
+            else exists().where(Cycle.id == Nomination.cycle_id, Cycle.status != CycleStatus.draft.value)
+        )
+    as_reader = and_(
+        Nomination.nominee_id != actor.id,
+        or_(Nomination.nominator_id == actor.id, approver_clause(actor)),
+    )
+    as_nominee = and_(
+        Nomination.nominee_id == actor.id,
+        Nomination.status == NominationStatus.approved.value,
+        cycle_closed,
+    )
+    return and_(cycle_visible, or_(as_reader, as_nominee))
+
+
+def can_see_nomination(session: Session, actor: User | None, nomination: Nomination) -> bool:
+    """Whether `actor` may see `nomination` (the rule of `visible_clause`)."""
+    return bool(
+        session.scalar(select(exists().where(Nomination.id == nomination.id, visible_clause(actor))))
+    )
+
+
+def load_nomination(
+    session: Session, actor: User | None, nomination_id: uuid.UUID, *, lock: bool = False
+) -> tuple[Nomination, Cycle]:
+    """The nomination `actor` may see, and its cycle; `not_found` otherwise.
+
+    With `lock`, the nomination row is locked FOR UPDATE (writers of one
+    nomination serialize: edits, withdrawals, approvals) and the cycle FOR KEY
+    SHARE (conflicts with cycle writers such as finalize). Lock order is
+    always nomination, then cycle.
+    """
+    stmt = select(Nomination).where(Nomination.id == nomination_id, visible_clause(actor))
+    if lock:
+        stmt = stmt.with_for_update(of=Nomination).execution_options(populate_existing=True)
+    nomination = session.scalars(stmt).one_or_none()
+    if nomination is None:
+        raise NotFound(f"nomination {nomination_id} not found")
+    cycle = get_cycle(session, actor, nomination.cycle_id, lock="key_share" if lock else None)
+    return nomination, cycle
+
+
+def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUID) -> Nomination:
+    """The nomination if `actor` may see it, else `not_found`. Reads only."""
+    stmt = select(Nomination).where(Nomination.id == nomination_id, visible_clause(actor))
+    nomination = session.scalars(stmt).one_or_none()
+    if nomination is None:
+        raise NotFound(f"nomination {nomination_id} not found")
+    return nomination
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _lock_key(cycle_id: uuid.UUID, nominator_id: uuid.UUID) -> str:
+    return f"plaudit:nominations:{cycle_id}:{nominator_id}"
+
+
+def create_nomination(
+    session: Session,
+    actor: User,
+    cycle_id: uuid.UUID,
+    *,
+    nominee_id: uuid.UUID,
+    justification: str,
+    clock: Clock,
+) -> Nomination:
+    """`actor` nominates `nominee_id` in the cycle. Writes `nomination.create`.
+
+    After the justification (`validation_error`), the checks of DOMAIN.md in
+    order: `not_found`, `forbidden` (role not in the cycle's nominator_roles),
+    `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
+    `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
+    concurrency (see the module docstring). Round trips: cycle, nominee +
+    lock, counts (only when the cycle has a quota), insert, audit.
+    """
+    justification = clean_justification(justification)
+    now = clock.now()
+    cycle = get_cycle(session, actor, cycle_id, lock="key_share")  # 1. not_found
+    if actor.role not in cycle.nominator_roles:  # 2.
+        raise Forbidden(f"role {actor.role} may not nominate in this cycle")
+    if cycle.status != CycleStatus.published:  # 3.
+        raise CycleState(f"cycle is {cycle.status}; nominations need a published cycle")
+    if not nominations_open(cycle, now):  # 4.
+        raise WindowClosed("the nomination window is not open")
+
+    # The nominee's state and the (cycle, nominator) lock in one round trip;
+    # the lock is harmless when the nominee then turns out to be invalid.
+    nominee_active = session.execute(
+        select(
+            select(User.is_active).where(User.id == nominee_id).scalar_subquery(),
+            func.pg_advisory_xact_lock(func.hashtextextended(_lock_key(cycle.id, actor.id), 0)),
+        )
+    ).one()[0]
+    if not nominee_active:  # 5. unknown (NULL) or inactive
+        raise InvalidNominee(f"user {nominee_id} does not exist or is inactive")
+    if nominee_id == actor.id:  # 6.
+        raise SelfNomination("you cannot nominate yourself")
+
+    live = and_(
+        Nomination.cycle_id == cycle.id,
+        Nomination.nominator_id == actor.id,
+        Nomination.status != NominationStatus.withdrawn.value,
+    )
+    if cycle.max_nominations_per_nominator is not None:
+        # Read after the lock, in a new statement: sees every committed competitor.
+        same_nominee, total = session.execute(
+            select(
+                func.count().filter(Nomination.nominee_id == nominee_id),
+                func.count(),
+            ).where(live)
+        ).one()
+        if same_nominee:  # 7.
+            raise DuplicateNomination("you already nominated this person in this cycle")
+        if total >= cycle.max_nominations_per_nominator:  # 8.
+            raise QuotaExceeded(
+                f"you have used all {cycle.max_nominations_per_nominator} nominations of this cycle"
+            )
+    # Without a quota, rule 7 is decided by the insert itself (ON CONFLICT).
+    stmt = (
+        pg_insert(Nomination)
+        .values(
+            id=uuid.uuid4(),
+            cycle_id=cycle.id,
+            nominator_id=actor.id,
+            nominee_id=nominee_id,
+            justification=justification,
+            status=NominationStatus.pending.value,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["cycle_id", "nominator_id", "nominee_id"],
+            index_where=text("status <> 'withdrawn'"),
+        )
+        .returning(Nomination)
+    )
+    nomination = session.scalars(stmt).one_or_none()
+    if nomination is None:  # 7. (lost a race, or no quota to check first)
+        raise DuplicateNomination("you already nominated this person in this cycle")
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="nomination.create",
+        entity_type="nomination",
+        entity_id=nomination.id,
+        after=audit.snapshot(nomination, NOMINATION_FIELDS),
+    )
+    return nomination
+
+
+# --------------------------------------------------------------------------- update, withdraw
+
+
+def update_nomination(
+    session: Session,
+    actor: User,
+    nomination_id: uuid.UUID,
+    *,
+    justification: str,
+    clock: Clock,
+) -> Nomination:
+    """The nominator edits the justification. Writes `nomination.update` (none
+    when the text is unchanged).
+
+    Checks in order: `validation_error` (justification), `not_found` (cannot
+    see it), `forbidden` (not the nominator), `cycle_state` (not published),
+    `window_closed` (nomination window), `nomination_state` (not pending, or an
+    approval is recorded). The row is locked, so an approval cannot slip in
+    between the check and the write.
+    """
+    justification = clean_justification(justification)
+    now = clock.now()
+    nomination, cycle = load_nomination(session, actor, nomination_id, lock=True)
+    if nomination.nominator_id != actor.id:
+        raise Forbidden("only the nominator may edit a nomination")
+    if cycle.status != CycleStatus.published:
+        raise CycleState(f"cycle is {cycle.status}; nominations can be edited only while it is published")
+    if not nominations_open(cycle, now):
+        raise WindowClosed("the nomination window is not open")
+    if nomination.status != NominationStatus.pending or session.scalar(
+        select(exists().where(Approval.nomination_id == nomination.id))
+    ):
+        raise NominationState("a nomination can be edited only while pending and before any approval")
+    if nomination.justification == justification:
+        return nomination
+    before = audit.snapshot(nomination, ("justification",))
+    nomination.justification = justification
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="nomination.update",
+        entity_type="nomination",
+        entity_id=nomination.id,
+        before=before,
+        after=audit.snapshot(nomination, ("justification",)),
+    )
+    return nomination
+
+
+def withdraw_nomination(
+    session: Session, actor: User | None, nomination_id: uuid.UUID, *, clock: Clock
+) -> Nomination:
+    """The nominator or an admin withdraws a nomination. Writes
+    `nomination.withdraw` (status and withdrawn_at from the clock).
+
+    Checks in order: `not_found`, `forbidden` (neither nominator nor admin),
+    already withdrawn → returned unchanged (no write, no audit row),
+    `cycle_state` (the cycle is not published). Any other status may be
+    withdrawn while the cycle is published. `actor` None is the command line.
+    """
+    now = clock.now()
+    nomination, cycle = load_nomination(session, actor, nomination_id, lock=True)
+    if actor is not None and actor.role != Role.admin and nomination.nominator_id != actor.id:
+        raise Forbidden("only the nominator or an admin may withdraw a nomination")
+    if nomination.status == NominationStatus.withdrawn:
+        return nomination
+    if cycle.status != CycleStatus.published:
+        raise CycleState(f"cycle is {cycle.status}; nominations can be withdrawn only while it is published")
+    before = audit.snapshot(nomination, ("status", "withdrawn_at"))
+    nomination.status = NominationStatus.withdrawn.value
+    nomination.withdrawn_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action="nomination.withdraw",
+        entity_type="nomination",
+        entity_id=nomination.id,
+        before=before,
+        after=audit.snapshot(nomination, ("status", "withdrawn_at")),
+    )
+    return nomination
+
+
+# --------------------------------------------------------------------------- list
+
+
+def list_nominations(
+    session: Session,
+    actor: User | None,
+    cycle_id: uuid.UUID,
+    *,
+    status: NominationStatus | str | None = None,
+    nominee_id: uuid.UUID | None = None,
+    nominator_id: uuid.UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[Nomination]:
+    """The cycle's nominations `actor` may see (`not_found` if the cycle is not
+    visible), optionally filtered, oldest first, keyset-paged by (created_at, id).
+    Visibility is one SQL filter."""
+    cycle = get_cycle(session, actor, cycle_id)
+    stmt = select(Nomination).where(
+        Nomination.cycle_id == cycle.id, visible_clause(actor, cycle_status=cycle.status)
+    )
+    if status is not None:
+        stmt = stmt.where(Nomination.status == NominationStatus(status).value)
+    if nominee_id is not None:
+        stmt = stmt.where(Nomination.nominee_id == nominee_id)
+    if nominator_id is not None:
+        stmt = stmt.where(Nomination.nominator_id == nominator_id)
+    return keyset_page(
+        session, stmt, [asc(Nomination.created_at), asc(Nomination.id)], limit=limit, cursor=cursor
+    )
+
+
+__all__ = [
+    "approver_clause",
+    "can_see_nomination",
+    "clean_justification",
+    "create_nomination",
+    "get_nomination",
+    "is_approver",
+    "list_nominations",
+    "load_nomination",
+    "update_nomination",
+    "visible_clause",
+    "withdraw_nomination",
+]
