@@ -65,6 +65,7 @@ def keyset_page(
         )
     if cursor is not None:
         values = decode_cursor(cursor, len(keys))
+        _check_types(keys, values)
         stmt = stmt.where(_after(keys, values))
     order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
     rows = session.execute(stmt.add_columns(*(k.column for k in keys)).order_by(*order).limit(limit + 1)).all()
@@ -90,23 +91,46 @@ def _after(keys: Sequence[SortKey], values: list[Any]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "cursor is not valid for this list",
+        errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+    )
+
+
+def _check_types(keys: Sequence[SortKey], values: list[Any]) -> None:
+    """A cursor's values must have the Python types of the sort columns, so a
+    tampered cursor (say a string where a UUID belongs) is a 422 here and never
+    reaches the database as a malformed comparison (a 500)."""
+    for key, value in zip(keys, values, strict=True):
+        try:
+            expected = key.column.type.python_type
+        except NotImplementedError:  # a type without a Python counterpart: let the value through
+            continue
+        if value is None:
+            continue
+        if expected is int and isinstance(value, bool):
+            raise _invalid_cursor()
+        if not isinstance(value, expected):
+            raise _invalid_cursor()
+
+
 def encode_cursor(values: list[Any]) -> str:
     raw = json.dumps([_tag(v) for v in values], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, width: int) -> list[Any]:
+    """The values encoded in `cursor`; `validation_error` for anything that is
+    not a cursor of `width` keys made by `encode_cursor`."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = [_untag(v) for v in json.loads(raw)]
-        if len(values) != width:
-            raise ValueError("wrong width")
-        return values
-    except (ValueError, TypeError, KeyError, InvalidOperation, binascii.Error):
-        raise ValidationFailed(
-            "cursor is not valid for this list",
-            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
-        ) from None
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4))
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list) or len(decoded) != width:
+            raise ValueError("wrong shape")
+        return [_untag(v) for v in decoded]
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation, RecursionError, binascii.Error):
+        raise _invalid_cursor() from None
 
 
 def _tag(value: Any) -> Any:
@@ -124,6 +148,8 @@ def _tag(value: Any) -> Any:
 def _untag(value: Any) -> Any:
     if isinstance(value, dict):
         ((tag, text),) = value.items()
+        if not isinstance(text, str):
+            raise ValueError("tagged value must be a string")
         if tag == "u":
             return uuid.UUID(text)
         if tag == "t":
@@ -132,8 +158,21 @@ def _untag(value: Any) -> Any:
                 raise ValueError("naive time in cursor")
             return parsed
         if tag == "d":
-            return Decimal(text)
+            number = Decimal(text)
+            if not number.is_finite() or abs(number.adjusted()) > 1000:
+                raise ValueError("decimal out of range")
+            return number
         raise ValueError("unknown tag")
+    if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+        raise ValueError("text PostgreSQL cannot hold")  # NUL, or a lone surrogate
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     raise ValueError("bad value")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
