@@ -131,6 +131,50 @@ def tokens_create(
     typer.echo(secret)
 
 
+@results_app.command("export")
+def results_export(
+    cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")],
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    out: Annotated[str | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """Export a finalized cycle's full results (every ranked nominee) as CSV or JSON.
+
+    Not finalized: prints `error: not_finalized: ...` on stderr and exits 1;
+    the output file is not created then. CSV rows are streamed, not buffered.
+    """
+    import sys
+    import uuid
+
+    from plaudit.db.session import transaction
+    from plaudit.errors import ValidationFailed
+    from plaudit.services import ranking
+
+    ensure_database()
+    try:
+        if format not in ("csv", "json"):
+            raise ValidationFailed(f"--format must be csv or json, not {format!r}")
+        try:
+            cid = uuid.UUID(cycle_id)
+        except ValueError:
+            raise NotFound(f"cycle {cycle_id} not found") from None
+        with transaction() as session:
+            if format == "csv":
+                chunks = ranking.export_csv(session, None, cid)  # checks run here, before any output
+            else:
+                chunks = iter([ranking.get_results(session, None, cid).model_dump_json(indent=2) + "\n"])
+            target = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+            try:
+                for chunk in chunks:
+                    target.write(chunk)
+            finally:
+                if out:
+                    target.close()
+                else:
+                    target.flush()
+    except DomainError as error:
+        fail(error)
+
+
 def _team_id(session, team: str):
     """A team given by id or by (case-insensitive) name."""
     import uuid

@@ -42,7 +42,7 @@ nominees with `rank ≤ award_slots`, so a tie at the boundary wins together.
 import csv
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,19 +340,34 @@ def get_results(
     return stored_results(session, cycle, winners_only=not full, team_id=team_id)
 
 
+def require_export(session: Session, actor: User | None, cycle_id: uuid.UUID) -> Cycle:
+    """The checks behind a CSV export: admin (`forbidden`; actor None = command
+    line), the cycle (`not_found`), finalized or archived (`not_finalized`)."""
+    require_admin(actor)
+    return _finished_cycle(session, actor, cycle_id)
+
+
 def export_csv(
     session: Session, actor: User | None, cycle_id: uuid.UUID, *, team_id: uuid.UUID | None = None
 ) -> Iterator[str]:
     """The full results as CSV text chunks (admin; actor None = command line).
 
-    Checks run now — admin (`forbidden`), visible cycle (`not_found`),
-    finalized (`not_finalized`) — and the returned iterator then streams the
-    rows with a server-side cursor, so the session must stay open while it is
-    consumed (see `csv_chunks`).
+    The checks (`require_export`) run now; the returned iterator then streams
+    the rows with a server-side cursor, so `session` must stay open while it
+    is consumed. Writes nothing.
     """
-    require_admin(actor)
-    cycle = _finished_cycle(session, actor, cycle_id)
+    cycle = require_export(session, actor, cycle_id)
     return csv_chunks(session, cycle.id, team_id=team_id)
+
+
+def csv_stream(
+    factory: Callable[[], Session], cycle_id: uuid.UUID, *, team_id: uuid.UUID | None = None
+) -> Iterator[str]:
+    """`csv_chunks` in a session of its own, for an HTTP body streamed after the
+    request's session has closed (call `require_export` first). A finalized
+    cycle's results are frozen, so this later snapshot reads what the checks saw."""
+    with factory() as session:
+        yield from csv_chunks(session, cycle_id, team_id=team_id)
 
 
 def csv_chunks(

@@ -1,5 +1,63 @@
-"""HTTP routes: results (thin: parse, call a service, return a schema)."""
+"""HTTP routes: finalize, preview, results (JSON or CSV) and award history.
 
-from fastapi import APIRouter
+Thin: parse, call one service, return a schema. The rules live in
+`plaudit.services.ranking`.
+"""
 
-router = APIRouter()
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.schemas.common import Page
+from plaudit.schemas.results import Award, Results
+from plaudit.services import ranking
+
+router = APIRouter(tags=["results"])
+
+
+@router.post("/cycles/{cycle_id}/finalize", response_model=Results)
+def finalize_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser, clock: ClockDep) -> Results:
+    """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
+    returns its stored results unchanged."""
+    return ranking.finalize(session, user, cycle_id, clock=clock)
+
+
+@router.get("/cycles/{cycle_id}/preview", response_model=Results)
+def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser, clock: ClockDep) -> Results:
+    """The live ranking of a published cycle (admin); nothing is stored."""
+    return ranking.preview(session, user, cycle_id, clock=clock)
+
+
+@router.get(
+    "/cycles/{cycle_id}/results",
+    response_model=Results,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def read_results(
+    cycle_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    team_id: Annotated[uuid.UUID | None, Query(description="Only nominees in this team at finalization.")] = None,
+    format: Annotated[Literal["json", "csv"], Query(description="`csv` is for admins.")] = "json",
+):
+    """The results of a finalized cycle: the whole ranking for admins, the
+    winners for everyone else. `format=csv` (admin) streams `text/csv`."""
+    if format == "csv":
+        cycle = ranking.require_export(session, user, cycle_id)
+        return StreamingResponse(
+            ranking.csv_stream(request.app.state.sessionmaker, cycle.id, team_id=team_id),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="results-{cycle.id}.csv"'},
+        )
+    return ranking.get_results(session, user, cycle_id, team_id=team_id)
+
+
+@router.get("/users/{user_id}/awards", response_model=Page[Award])
+def list_awards(user_id: uuid.UUID, session: SessionDep, user: CurrentUser, page: PageDep) -> Page[Award]:
+    """A user's result rows in finalized and archived cycles, newest first."""
+    found = ranking.list_awards(session, user, user_id, limit=page.limit, cursor=page.cursor)
+    return Page[Award](items=found.items, next_cursor=found.next_cursor)
