@@ -61,7 +61,9 @@ def get_page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
+    """`?cursor=` (empty) means the first page, like no cursor at all: a client
+    that echoes a null `next_cursor` back as an empty string is not punished."""
+    return PageParams(limit=limit, cursor=cursor or None)
 
 
 PageDep = Annotated[PageParams, Depends(get_page_params)]

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plaudit.errors import DomainError
@@ -93,7 +94,36 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
     return internal_error()
 
 
+# SQLSTATEs of values PostgreSQL refuses as input: string too long (22001),
+# number out of range (22003), datetime out of range (22008), character not
+# in repertoire (22021), malformed literal (22P02), untranslatable character
+# (22P05). None: psycopg's own client-side refusal of a NUL character.
+# Deliberately NOT listed: division by zero and the like, which are bugs.
+INPUT_VALUE_SQLSTATES = frozenset({None, "22001", "22003", "22008", "22021", "22P02", "22P05"})
+
+
+async def _on_data_error(request: Request, exc: DataError) -> JSONResponse:
+    """PostgreSQL (or psycopg) refused a *value* that client input carried
+    past the schemas: a 422 validation_error rather than a 500. The
+    transaction was already rolled back by the session dependency; SQL and
+    parameters stay in the server log. Any other data exception is a bug and
+    stays a 500 (as do IntegrityErrors: services translate those a race can
+    cause)."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    request_id = getattr(request.state, "request_id", "?")
+    if sqlstate not in INPUT_VALUE_SQLSTATES:
+        logger.error("unexpected data error in request %s", request_id, exc_info=exc)
+        return internal_error()
+    logger.warning("database refused a value in request %s: %s", request_id, getattr(exc, "orig", exc))
+    return problem(
+        "validation_error",
+        "a value in the request is out of range or not storable",
+        errors=[{"loc": ["body"], "msg": "a value is out of range or contains characters that cannot be stored"}],
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]

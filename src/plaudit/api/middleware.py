@@ -6,19 +6,28 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plaudit.api.errors import internal_error
+from plaudit.api.errors import internal_error, problem
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 # Echo a client's id only if it is short, printable and header-safe.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# A NUL character, raw or percent-encoded: PostgreSQL text cannot hold one.
+_NUL = re.compile(rb"\x00|%00")
+
+
+def _has_nul(scope: Scope) -> bool:
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+    return bool(_NUL.search(raw_path) or _NUL.search(scope.get("query_string", b"")))
 
 
 class RequestContext:
     """Pure ASGI middleware: sets `request.state.request_id` (the client's
-    `X-Request-ID` if sane, else a new UUID), echoes it on every response, and
-    turns an unhandled exception into a problem+json 500 that leaks nothing."""
+    `X-Request-ID` if sane, else a new UUID), echoes it on every response,
+    refuses a NUL character in the path or query string (422; no query
+    parameter could be stored or compared with one), and turns an unhandled
+    exception into a problem+json 500 that leaks nothing."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,6 +52,14 @@ class RequestContext:
                 message["headers"] = headers
             await send(message)
 
+        if _has_nul(scope):
+            response = problem(
+                "validation_error",
+                "the URL contains a NUL character",
+                errors=[{"loc": ["query"], "msg": "NUL characters are not allowed"}],
+            )
+            await response(scope, receive, send_with_id)
+            return
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:

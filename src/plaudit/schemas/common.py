@@ -1,17 +1,53 @@
 """Shared schema pieces: strict request bodies, fixed-point decimals, pages."""
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 
 T = TypeVar("T")
 
 
 class StrictBody(BaseModel):
-    """Request bodies: unknown or server-owned fields are a validation error."""
+    """Request bodies: unknown or server-owned fields are a validation error,
+    and so is text PostgreSQL cannot store (a NUL character, or a lone UTF-16
+    surrogate such as JSON's "\\ud800"), anywhere in the body."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        bad = _unstorable_text_at(data)
+        if bad is not None:
+            where = ".".join(map(str, bad)) or "body"
+            raise ValueError(f"text at {where} contains a NUL character or an unpaired surrogate")
+        return data
+
+
+def _unstorable_text_at(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """The path of the first string PostgreSQL could not store, else None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _unstorable_text_at(key, (*path, key)) if isinstance(key, str) else None
+            if found is None:
+                found = _unstorable_text_at(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _unstorable_text_at(item, (*path, i))
+            if found is not None:
+                return found
+    return None
 
 
 class Out(BaseModel):
