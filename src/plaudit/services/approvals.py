@@ -11,9 +11,10 @@ Decisions where DOMAIN.md is silent (also in the README):
 - **Resubmitting** the identical decision, comment and ratings is a success
   (200) that changes nothing: no write, no audit row.
 - **Reading approvals** (`list_approvals`): admins and the nomination's
-  approvers (DOMAIN.md's definition, so also a conflicted one, e.g. an admin
-  who made the nomination); never the nominee. Others who can see the
-  nomination get `forbidden`; the rest `not_found`.
+  approvers, as API.md says (DOMAIN.md's definition, so also a conflicted
+  one, e.g. an admin who made the nomination or an admin nominee). Everyone
+  else who can see the nomination (its plain nominator; its nominee after
+  finalization) gets `forbidden`; the rest `not_found`.
 
 Concurrency: the nomination row is locked FOR UPDATE before anything is read,
 so concurrent submits on one nomination serialize: the same approver racing
@@ -267,10 +268,10 @@ def list_approvals(session: Session, actor: User | None, nomination_id: uuid.UUI
     """The nomination's approvals with their ratings, ordered (created_at, id).
 
     `not_found` if `actor` cannot see the nomination; `forbidden` unless they
-    are an admin or one of its approvers (never its nominee). Two queries.
+    are an admin or one of its approvers. Two queries.
     """
     nomination, _cycle = load_nomination(session, actor, nomination_id)
-    if actor is not None and (actor.id == nomination.nominee_id or not is_approver(session, actor, nomination)):
+    if actor is not None and not is_approver(session, actor, nomination):
         raise Forbidden("only admins and the nomination's approvers may read its approvals")
     approvals = list(
         session.scalars(

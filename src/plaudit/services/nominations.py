@@ -5,11 +5,13 @@ Decisions where DOMAIN.md is silent (also in the README):
 - **Input first.** The justification is trimmed and must then be 10–5000
   characters without NUL; a bad one is `validation_error` before any rule is
   checked (the HTTP schema refuses it even earlier, like any malformed body).
-- **The nominee rule wins.** While a cycle is published the nominee never sees
-  a nomination about them, even when they are an admin or the manager of
-  their own team; once the cycle is finalized or archived they see only their
-  `approved` ones. Everyone else sees what DOMAIN.md lists (nominator, admins,
-  approvers); drafts hold no nominations and are invisible to non-admins.
+- **Visibility** is the union DOMAIN.md lists: the nominator, admins, the
+  nomination's approvers, and — as nominee — the nominee once the cycle is
+  finalized or archived, for `approved` nominations only. A nominee who is
+  also an admin, or the manager of their own team, sees it through that role
+  (that is how API.md's `conflict_of_interest` "approving one about oneself"
+  is reachable; an admin could read it in the audit log anyway). Drafts hold
+  no nominations and are invisible to non-admins.
 - **Editing** (`update_nomination`): nominator only (others who can see it get
   `forbidden`), then `cycle_state` (published), `window_closed` (nomination
   window), `nomination_state` (status must be `pending` and no approval
@@ -141,10 +143,7 @@ def visible_clause(actor: User | None, *, cycle_status: str | None = None) -> Co
             if actor.role == Role.admin
             else exists().where(Cycle.id == Nomination.cycle_id, Cycle.status != CycleStatus.draft.value)
         )
-    as_reader = and_(
-        Nomination.nominee_id != actor.id,
-        or_(Nomination.nominator_id == actor.id, approver_clause(actor)),
-    )
+    as_reader = or_(Nomination.nominator_id == actor.id, approver_clause(actor))
     as_nominee = and_(
         Nomination.nominee_id == actor.id,
         Nomination.status == NominationStatus.approved.value,
