@@ -16,7 +16,7 @@ Decisions where the spec is silent:
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,8 +55,12 @@ def create_token(
     if actor is not None and actor.role != Role.admin and actor.id != user.id:
         raise Forbidden("only admins may issue tokens for other users")
     name = checked_field("name", normalize_name, name)
-    if expires_at is not None and expires_at <= now:
-        raise invalid("expires_at", "must be in the future")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise invalid("expires_at", "must have a UTC offset")
+        if expires_at <= now:
+            raise invalid("expires_at", "must be in the future")
+        expires_at = expires_at.astimezone(UTC)
     secret = new_secret()
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), expires_at=expires_at)
     session.add(token)
