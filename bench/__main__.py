@@ -1,0 +1,124 @@
+"""Run the benchmarks: `python -m bench [--only NAME ...] [sizes]` (see bench/README.md).
+
+Every size also has an environment variable (shown in --help), so
+`make bench` can be tuned without editing the Makefile, e.g.
+`BENCH_NOMINATIONS=10000 make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+BENCHMARKS = ("create", "finalize", "http")
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="run only this benchmark (repeatable); default: all (env BENCH_ONLY=a,b)",
+    )
+    g = p.add_argument_group("A. create (service create_nomination vs raw psycopg)")
+    g.add_argument("--creates", type=int, default=_env_int("BENCH_CREATES", 3000),
+                   help="nominations per side (env BENCH_CREATES, default 3000)")
+    g.add_argument("--create-rounds", type=int, default=_env_int("BENCH_CREATE_ROUNDS", 3),
+                   help="alternating rounds (env BENCH_CREATE_ROUNDS, default 3)")
+    g.add_argument("--profile", metavar="FILE", default=os.environ.get("BENCH_PROFILE"),
+                   help="write a cProfile of the last service round (A) / of one finalize (B) to FILE[.create|.finalize]")
+    g = p.add_argument_group("B. finalize (finalize vs the bare ranking SELECT)")
+    g.add_argument("--nominations", type=int, default=_env_int("BENCH_NOMINATIONS", 100_000),
+                   help="approved nominations in the big cycle (env BENCH_NOMINATIONS, default 100000)")
+    g.add_argument("--small-nominations", type=int, default=_env_int("BENCH_SMALL_NOMINATIONS", 10_000),
+                   help="the small cycle, for the memory comparison (env BENCH_SMALL_NOMINATIONS, default 10000)")
+    g.add_argument("--users", type=int, default=_env_int("BENCH_USERS", 20_000),
+                   help="employees who nominate each other (env BENCH_USERS, default 20000)")
+    g.add_argument("--repeats", type=int, default=_env_int("BENCH_REPEATS", 3),
+                   help="finalize runs, each on a fresh copy (env BENCH_REPEATS, default 3)")
+    g = p.add_argument_group("C. http (POST /cycles/{id}/nominations vs a bare FastAPI endpoint)")
+    g.add_argument("--requests", type=int, default=_env_int("BENCH_REQUESTS", 3000),
+                   help="timed requests per server (env BENCH_REQUESTS, default 3000)")
+    g.add_argument("--warmup", type=int, default=_env_int("BENCH_WARMUP", 300),
+                   help="untimed requests first (env BENCH_WARMUP, default 300)")
+    g.add_argument("--concurrency", type=int, default=_env_int("BENCH_CONCURRENCY", 32),
+                   help="concurrent clients (env BENCH_CONCURRENCY, default 32)")
+    g.add_argument("--workers", type=int, default=_env_int("BENCH_WORKERS", 2),
+                   help="server worker processes (env BENCH_WORKERS, default 2)")
+    args = p.parse_args(argv)
+    if not args.only:
+        env = os.environ.get("BENCH_ONLY")
+        args.only = [x.strip() for x in env.split(",") if x.strip()] if env else list(BENCHMARKS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    args = parse_args(argv)
+    from bench.common import Server, server_url
+
+    server = Server(server_url())
+    print(f"Plaudit benchmarks: {', '.join(args.only)}  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    with server.admin() as conn:
+        print(f"PostgreSQL: {conn.execute('SHOW server_version').fetchone()[0]}")
+    outcomes = []
+    started = time.perf_counter()
+    for name in BENCHMARKS:
+        if name not in args.only:
+            continue
+        if name == "create":
+            from bench import create_nomination
+
+            outcomes.append(
+                create_nomination.run(
+                    server,
+                    nominations=args.creates,
+                    rounds=args.create_rounds,
+                    profile=f"{args.profile}.create" if args.profile else None,
+                )
+            )
+        elif name == "finalize":
+            from bench import finalize
+
+            outcomes.append(
+                finalize.run(
+                    server,
+                    nominations=args.nominations,
+                    small_nominations=args.small_nominations,
+                    users=args.users,
+                    repeats=args.repeats,
+                    profile=f"{args.profile}.finalize" if args.profile else None,
+                )
+            )
+        elif name == "http":
+            from bench import http_nominations
+
+            outcomes.append(
+                http_nominations.run(
+                    server,
+                    requests=args.requests,
+                    warmup=args.warmup,
+                    concurrency=args.concurrency,
+                    workers=args.workers,
+                )
+            )
+    print()
+    print(f"Summary ({time.perf_counter() - started:.0f} s):")
+    for o in outcomes:
+        verdict = {True: "PASS", False: "MISS", None: "SKIPPED"}[o.passed]
+        ratio = f"{o.ratio:.3f}" if o.ratio is not None else "  -  "
+        print(f"  {verdict:7} {o.name:28} ratio {ratio}  target {o.target}" + (f"  [{o.note}]" if o.note else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

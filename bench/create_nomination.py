@@ -1,0 +1,193 @@
+"""A. Service-level create-nomination throughput beside a raw psycopg baseline.
+
+Service: one transaction per nomination (`with session_factory() as s,
+s.begin(): create_nomination(...)`), i.e. every rule check, the insert and
+the audit row, committed. Baseline: one psycopg transaction per nomination
+holding the two prepared INSERTs (nomination + audit row), autocommit off.
+
+Both run in the same database, in alternating rounds (baseline, service,
+baseline, service, ...) on distinct (nominator, nominee) pairs of their own
+published cycle (open windows, unlimited quota), so drift (other load on the
+machine, table growth) hits both alike. Rates are totals over all rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bench import loaders
+from bench.common import Outcome, Server, block, log
+from plaudit.models.enums import Role
+
+TARGET = 0.60
+JUSTIFICATION = "Consistently goes above and beyond for the team."
+
+
+@dataclass
+class Pairs:
+    cycle_id: uuid.UUID
+    pairs: list[tuple[uuid.UUID, uuid.UUID]]  # (nominator_id, nominee_id)
+
+
+def _pairs(cycle_id: uuid.UUID, nominators: list[uuid.UUID], nominees: list[uuid.UUID], n: int) -> Pairs:
+    per = -(-n // len(nominators))
+    if per > len(nominees):
+        raise ValueError("not enough nominees for distinct pairs")
+    pairs = [(nominators[i % len(nominators)], nominees[i // len(nominators)]) for i in range(n)]
+    return Pairs(cycle_id, pairs)
+
+
+INSERT_NOMINATION = (
+    "INSERT INTO nominations (id, cycle_id, nominator_id, nominee_id, justification, status)"
+    " VALUES (%s, %s, %s, %s, %s, 'pending')"
+)
+INSERT_AUDIT = (
+    "INSERT INTO audit_logs (id, actor_id, action, entity_type, entity_id, payload)"
+    " VALUES (%s, %s, 'nomination.create', 'nomination', %s, %s)"
+)
+
+
+def run_raw(conn: psycopg.Connection, cycle_id: uuid.UUID, pairs) -> float:
+    """The baseline: per nomination one transaction with two prepared INSERTs. Returns seconds."""
+    cycle = str(cycle_id)
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        for nominator, nominee in pairs:
+            nid = uuid.uuid4()
+            cur.execute(INSERT_NOMINATION, (nid, cycle_id, nominator, nominee, JUSTIFICATION), prepare=True)
+            payload = {
+                "after": {
+                    "cycle_id": cycle,
+                    "nominator_id": str(nominator),
+                    "nominee_id": str(nominee),
+                    "justification": JUSTIFICATION,
+                    "status": "pending",
+                }
+            }
+            cur.execute(INSERT_AUDIT, (uuid.uuid4(), nominator, nid, Jsonb(payload)), prepare=True)
+            conn.commit()
+    return time.perf_counter() - started
+
+
+def service_available() -> bool:
+    try:
+        from plaudit.services.nominations import create_nomination  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_service(session_factory, actors: dict, cycle_id: uuid.UUID, pairs, clock) -> float:
+    """The service: per nomination one committed session transaction. Returns seconds."""
+    from plaudit.services.nominations import create_nomination
+
+    started = time.perf_counter()
+    for nominator, nominee in pairs:
+        with session_factory() as s, s.begin():
+            create_nomination(
+                s, actors[nominator], cycle_id, nominee_id=nominee, justification=JUSTIFICATION, clock=clock
+            )
+    return time.perf_counter() - started
+
+
+def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: str | None = None) -> Outcome:
+    from sqlalchemy import select
+
+    from plaudit.clock import FixedClock
+    from plaudit.db.session import make_engine, make_sessionmaker
+    from plaudit.models import User
+
+    title = f"A. create_nomination service vs raw psycopg INSERTs ({nominations} each, {rounds} rounds)"
+    have_service = service_available()
+    with server.fresh_database("create") as db:
+        now = loaders.now_utc()
+        clock = FixedClock(now)
+        nominators_n = max(1, min(500, nominations // 10))
+        with psycopg.connect(server.libpq_for(db)) as conn:
+            nominators = loaders.make_users(conn, nominators_n, role=Role.employee, tag="nominator")
+            per = -(-nominations // nominators_n)
+            nominees = loaders.make_users(conn, per, role=Role.employee, tag="nominee")
+            raw_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Raw baseline")
+            svc_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Service")
+            conn.commit()
+            conn.execute("ANALYZE")
+            conn.commit()
+        raw = _pairs(raw_cycle.cycle_id, nominators, nominees, nominations)
+        svc = _pairs(svc_cycle.cycle_id, nominators, nominees, nominations)
+
+        engine = make_engine(server.url_for(db))
+        factory = make_sessionmaker(engine)
+        with factory() as s:
+            actors = {u.id: u for u in s.scalars(select(User).where(User.id.in_(nominators)))}
+            s.expunge_all()
+        raw_conn = psycopg.connect(server.libpq_for(db), options="-c timezone=UTC")
+        try:
+            # Warm-up, untimed: connections, prepared statements, imports, caches.
+            warm = max(1, min(50, nominations // 20))
+            run_raw(raw_conn, raw.cycle_id, raw.pairs[:warm])
+            if have_service:
+                run_service(factory, actors, svc.cycle_id, svc.pairs[:warm], clock)
+            raw_rest, svc_rest = raw.pairs[warm:], svc.pairs[warm:]
+            raw_s = svc_s = 0.0
+            raw_rates, svc_rates = [], []
+            size = -(-len(raw_rest) // rounds)
+            for r in range(rounds):
+                chunk = slice(r * size, (r + 1) * size)
+                t = run_raw(raw_conn, raw.cycle_id, raw_rest[chunk])
+                raw_s += t
+                raw_rates.append(len(raw_rest[chunk]) / t)
+                if have_service:
+                    if profile and r == rounds - 1:
+                        import cProfile
+
+                        prof = cProfile.Profile()
+                        prof.enable()
+                    t = run_service(factory, actors, svc.cycle_id, svc_rest[chunk], clock)
+                    if profile and r == rounds - 1:
+                        prof.disable()
+                        prof.dump_stats(profile)
+                        log(f"cProfile of the last service round written to {profile}")
+                    svc_s += t
+                    svc_rates.append(len(svc_rest[chunk]) / t)
+            with raw_conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM nominations WHERE cycle_id = %s", (svc.cycle_id,))
+                svc_rows = cur.fetchone()[0]
+                cur.execute("SELECT count(*) FROM audit_logs WHERE action = 'nomination.create'")
+                audit_rows = cur.fetchone()[0]
+            raw_conn.commit()
+        finally:
+            raw_conn.close()
+            engine.dispose()
+
+    raw_rate = len(raw_rest) / raw_s
+    lines = [
+        f"raw psycopg (2 prepared INSERTs + COMMIT): {raw_rate:8.1f} nominations/s "
+        f"({1000 / raw_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in raw_rates)})",
+    ]
+    if not have_service:
+        lines.append("service: plaudit.services.nominations.create_nomination not available yet")
+        return block(title, lines, Outcome("A create_nomination", None, f">= {TARGET:.0%} of raw", None, "no service"))
+    svc_rate = len(svc_rest) / svc_s
+    ratio = svc_rate / raw_rate
+    lines.append(
+        f"service create_nomination + COMMIT:        {svc_rate:8.1f} nominations/s "
+        f"({1000 / svc_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in svc_rates)})"
+    )
+    lines.append(f"rows written by the service: {svc_rows} nominations; audit rows (both sides): {audit_rows}")
+    return block(
+        title,
+        lines,
+        Outcome("A create_nomination", ratio, f">= {TARGET:.2f} (service rate / raw rate)", ratio >= TARGET),
+    )
+
+
+if __name__ == "__main__":  # python -m bench.create_nomination
+    from bench.common import server_url
+
+    run(Server(server_url()))
