@@ -175,6 +175,109 @@ def results_export(
         fail(error)
 
 
+# --- plaudit demo -------------------------------------------------------------
+
+DEMO_DOMAIN = "demo.plaudit.example"
+DEMO_ADMIN = f"hr.admin@{DEMO_DOMAIN}"
+# (team, manager, other members as (name, role)); emails are first.last@DEMO_DOMAIN.
+DEMO_TEAMS = (
+    ("Engineering (demo)", "Maya Patel", (("Leo Tanaka", Role.team_lead), ("Eve Johnson", Role.employee),
+                                          ("Sam Okafor", Role.employee))),
+    ("Sales (demo)", "Marco Rossi", (("Priya Shah", Role.employee), ("Tom Becker", Role.employee))),
+    ("Support (demo)", "Nora Lind", (("Ivy Chen", Role.employee), ("Omar Haddad", Role.employee))),
+)
+DEMO_CRITERIA = (("Impact", "0.5000"), ("Collaboration", "0.3000"), ("Craft", "0.2000"))
+DEMO_SAMPLES = (DEMO_ADMIN, f"maya.patel@{DEMO_DOMAIN}", f"eve.johnson@{DEMO_DOMAIN}")
+
+
+def _demo_email(name: str) -> str:
+    return f"{name.lower().replace(' ', '.')}@{DEMO_DOMAIN}"
+
+
+@app.command()
+def demo() -> None:
+    """Seed a demo organisation (teams, managers, employees, an admin) and a
+    published cycle open for nominations and approvals; print sample tokens.
+
+    Run again, it creates nothing and prints fresh tokens for the demo users.
+    """
+    from plaudit.db.session import transaction
+    from plaudit.services.tokens import create_token
+
+    ensure_database()
+    now = system_clock.now()
+    lines = []
+    try:
+        with transaction() as session:
+            if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is not None:
+                lines.append(f"The demo organisation already exists ({DEMO_ADMIN}); issuing fresh tokens.")
+            else:
+                cycle_name = _seed_demo(session, now)
+                lines.append(f"Created the demo organisation and the published cycle {cycle_name!r}.")
+            lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
+            for email in DEMO_SAMPLES:
+                user = session.scalar(select(User).where(User.email == email))
+                if user is None:
+                    raise NotFound(f"demo user {email} is missing")
+                secret = create_token(session, None, user, name="demo", now=now).secret
+                lines.append(f"  {user.role:<8} {email:<36} {secret}")
+    except DomainError as error:
+        fail(error)
+    typer.echo("\n".join(lines))  # only once committed: every printed token works
+
+
+def _seed_demo(session, now) -> str:
+    """The demo rows, through the services for people. The cycle and its
+    criteria are inserted directly, with the audit rows the cycle services
+    would write (cycle.create, criterion.create, cycle.publish)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from plaudit.models import Criterion, Cycle
+    from plaudit.models.enums import CycleStatus
+    from plaudit.services import audit
+    from plaudit.services.teams import create_team, update_team
+    from plaudit.services.users import create_user
+
+    create_user(session, None, email=DEMO_ADMIN, display_name="Hana Admin (HR)", role=Role.admin)
+    for team_name, manager_name, members in DEMO_TEAMS:
+        team = create_team(session, None, name=team_name)
+        manager = create_user(session, None, email=_demo_email(manager_name), display_name=manager_name,
+                              role=Role.manager, team_id=team.id)
+        update_team(session, None, team.id, manager_id=manager.id)
+        for name, role in members:
+            create_user(session, None, email=_demo_email(name), display_name=name, role=role, team_id=team.id)
+
+    cycle_fields = ("name", "description", "status", "nomination_opens_at", "nomination_closes_at",
+                    "approval_opens_at", "approval_closes_at", "rating_min", "rating_max", "required_approvals",
+                    "max_nominations_per_nominator", "award_slots", "nominator_roles", "published_at")
+    cycle = Cycle(
+        name=f"Demo awards {now:%Y-%m-%d %H:%M}",
+        description="A demo cycle: nominate a colleague, then managers approve and rate.",
+        nomination_opens_at=now - timedelta(hours=1), nomination_closes_at=now + timedelta(days=14),
+        approval_opens_at=now - timedelta(hours=1), approval_closes_at=now + timedelta(days=21),
+        max_nominations_per_nominator=3,
+    )
+    session.add(cycle)
+    session.flush()
+    audit.record(session, actor_id=None, action="cycle.create", entity_type="cycle", entity_id=cycle.id,
+                 after=audit.snapshot(cycle, cycle_fields))
+    for position, (name, weight) in enumerate(DEMO_CRITERIA):
+        criterion = Criterion(cycle_id=cycle.id, name=name, description="", weight=Decimal(weight),
+                              position=position)
+        session.add(criterion)
+        session.flush()
+        audit.record(session, actor_id=None, action="criterion.create", entity_type="criterion",
+                     entity_id=criterion.id,
+                     after=audit.snapshot(criterion, ("cycle_id", "name", "description", "weight", "position")))
+    before = audit.snapshot(cycle, ("status", "published_at"))
+    cycle.status, cycle.published_at = CycleStatus.published.value, now
+    session.flush()
+    audit.record(session, actor_id=None, action="cycle.publish", entity_type="cycle", entity_id=cycle.id,
+                 before=before, after=audit.snapshot(cycle, ("status", "published_at")))
+    return cycle.name
+
+
 def _team_id(session, team: str):
     """A team given by id or by (case-insensitive) name."""
     import uuid
