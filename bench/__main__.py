@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="concurrent clients (env BENCH_CONCURRENCY, default 32)")
     g.add_argument("--workers", type=int, default=_env_int("BENCH_WORKERS", 2),
                    help="server worker processes (env BENCH_WORKERS, default 2)")
+    g.add_argument("--http-rounds", type=int, default=_env_int("BENCH_HTTP_ROUNDS", 4),
+                   help="alternating timed rounds (env BENCH_HTTP_ROUNDS, default 4)")
+    g.add_argument("--client", choices=("raw", "httpx"), default=os.environ.get("BENCH_CLIENT", "raw"),
+                   help="load generator: minimal asyncio HTTP/1.1 client or httpx.AsyncClient (env BENCH_CLIENT)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                     warmup=args.warmup,
                     concurrency=args.concurrency,
                     workers=args.workers,
+                    rounds=args.http_rounds,
+                    client=args.client,
                 )
             )
     print()
