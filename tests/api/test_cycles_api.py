@@ -143,7 +143,9 @@ def test_duplicate_cycle_name_is_409(client, session, admin):
 
 @pytest.mark.parametrize("field", [{"rating_max": 101}, {"award_slots": 0}, {"nominator_roles": []},
                                    {"nominator_roles": ["boss"]}, {"name": ""}, {"required_approvals": 11},
-                                   {"max_nominations_per_nominator": 10**12}, {"name": "nul\u0000"}])
+                                   {"max_nominations_per_nominator": 10**12}, {"name": "nul\u0000"},
+                                   {"rating_min": True}, {"award_slots": "3"}, {"rating_max": 7.5},
+                                   {"nomination_opens_at": "0001-01-01T00:00:00+01:00"}])
 def test_out_of_range_fields_are_validation_errors(client, session, admin, field):
     assert_problem(client.post("/cycles", json=body(**field), headers=admin), 422, "validation_error")
     assert audit_rows(session) == []

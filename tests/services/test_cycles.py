@@ -580,3 +580,84 @@ def test_list_refuses_an_unknown_status(session, admin):
 def test_weights_sum_is_exact_decimal(session):
     cycle = draft_with_weights(session, *["0.1"] * 10)
     assert svc.weights_sum(session, cycle.id) == (10, Decimal("1.0000"))
+
+
+# --- concurrency (real transactions) -----------------------------------------
+
+
+def _in_thread(fn):
+    """Run fn in a thread; returns (thread, result dict with 'value' or 'error')."""
+    import threading
+
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as exc:  # noqa: BLE001 - handed back to the test to assert on
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_concurrent_creates_of_one_name_give_one_cycle_and_duplicate_name(committed_db, monkeypatch):
+    import time
+
+    from sqlalchemy.orm import Session
+
+    monkeypatch.setattr(svc, "_check_name_free", lambda *a, **k: None)  # only the unique index decides
+    with Session(committed_db, expire_on_commit=False) as setup:
+        admin = make_user(setup, role="admin")
+        setup.commit()
+    with Session(committed_db) as first, Session(committed_db) as second:
+        svc.create_cycle(first, admin, name="Race", **windows())  # inserted, not yet committed
+
+        def create_second():
+            cycle = svc.create_cycle(second, admin, name="RACE", **windows())
+            second.commit()
+            return cycle
+
+        thread, out = _in_thread(create_second)
+        time.sleep(0.3)  # the second insert now waits on the first one's index entry
+        assert thread.is_alive()
+        first.commit()
+        thread.join(10)
+        assert isinstance(out.get("error"), DuplicateName)
+        second.rollback()
+    with Session(committed_db) as check:
+        assert check.scalars(select(Cycle.name)).all() == ["Race"]
+        assert [r.action for r in audit_rows(check)] == ["cycle.create"]
+
+
+def test_publish_waits_for_a_concurrent_criteria_change(committed_db):
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from plaudit.services.criteria import add_criterion
+
+    with Session(committed_db, expire_on_commit=False) as setup:
+        admin = make_user(setup, role="admin")
+        cycle = draft_with_weights(setup, "1")
+        setup.commit()
+    with Session(committed_db) as editor, Session(committed_db) as publisher:
+        add_criterion(editor, admin, cycle.id, name="Extra", weight="0.2")  # holds the cycle lock
+
+        def publish():
+            result = svc.publish_cycle(publisher, admin, cycle.id, now=NOW)
+            publisher.commit()
+            return result
+
+        thread, out = _in_thread(publish)
+        time.sleep(0.3)
+        assert thread.is_alive()  # publish waits for the cycle lock
+        editor.commit()
+        thread.join(10)
+        assert isinstance(out.get("error"), WeightsInvalid)
+        assert "1.2000" in out["error"].message
+        publisher.rollback()
+    with Session(committed_db) as check:
+        assert check.get(Cycle, cycle.id).status == "draft"
+        assert [r.action for r in audit_rows(check)] == ["criterion.create"]

@@ -28,17 +28,18 @@ UtcDatetime = Annotated[datetime, AfterValidator(lambda d: d.astimezone(UTC))]
 
 CycleName = Annotated[str, Field(min_length=1, max_length=200)]
 CycleDescription = Annotated[str, Field(max_length=5000)]
-RatingBound = Annotated[int, Field(ge=0, le=100)]
-RequiredApprovals = Annotated[int, Field(ge=1, le=10)]
-MaxNominations = Annotated[int, Field(ge=1, le=INT32_MAX)]
-AwardSlots = Annotated[int, Field(ge=1, le=1000)]
+# Integers are strict: a JSON integer, not `true` or `"3"`.
+RatingBound = Annotated[int, Field(strict=True, ge=0, le=100)]
+RequiredApprovals = Annotated[int, Field(strict=True, ge=1, le=10)]
+MaxNominations = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
+AwardSlots = Annotated[int, Field(strict=True, ge=1, le=1000)]
 NominatorRoles = Annotated[list[Role], Field(min_length=1, max_length=20)]
 
 CriterionName = Annotated[str, Field(min_length=1, max_length=100)]
 CriterionDescription = Annotated[str, Field(max_length=2000)]
 # A JSON number or string; exact decimal, 0 < w <= 1, at most 4 places.
 WeightIn = Annotated[Decimal, Field(gt=0, le=1, decimal_places=4, allow_inf_nan=False)]
-Position = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+Position = Annotated[int, Field(strict=True, ge=-(2**31), le=INT32_MAX)]
 
 
 def _all_roles() -> list[Role]:
