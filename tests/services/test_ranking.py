@@ -565,3 +565,15 @@ def test_csv_export_is_admin_only_and_needs_a_finalized_cycle(session, admin, cl
     with pytest.raises(Forbidden):
         ranking.export_csv(session, make_user(session, role="manager"), cycle.id)
 
+
+
+def test_results_of_an_archived_cycle_stay_readable(session, admin, clock, scored):
+    cycle = scored[0]
+    full = ranking.finalize(session, admin, cycle.id, clock=clock)
+    cycle.status, cycle.archived_at = "archived", NOW + timedelta(days=1)
+    session.flush()
+    assert ranking.get_results(session, admin, cycle.id) == full
+    assert [i.nominee_name for i in ranking.get_results(session, make_user(session), cycle.id).items] == [
+        "Cara", "Alice"
+    ]
+    assert "".join(ranking.export_csv(session, admin, cycle.id)).count("\r\n") == 4
