@@ -166,10 +166,10 @@ def _check_name_free(session: Session, cycle_id: uuid.UUID, name: str, *, except
         raise _taken(name)
 
 
-def _guard(session: Session, name: str):
+def _guard(session: Session, error: DuplicateName):
     """Changes made in this block are flushed in a savepoint; a unique-name
-    race becomes `duplicate_name`."""
-    return unique_guard(session, "uq_criteria_cycle_id_lower_name", _taken(name))
+    race becomes `error` (`duplicate_name`)."""
+    return unique_guard(session, "uq_criteria_cycle_id_lower_name", error)
 
 
 def _taken(name: str) -> DuplicateName:
@@ -207,7 +207,7 @@ def add_criterion(
         values["position"] = 0 if highest is None else min(highest + 1, INT32_MAX)
     _check_name_free(session, cycle.id, values["name"])
     criterion = Criterion(cycle_id=cycle.id, **values)
-    with _guard(session, values["name"]):
+    with _guard(session, _taken(values["name"])):
         session.add(criterion)
     audit.record(
         session,
@@ -239,7 +239,7 @@ def update_criterion(
     if not diff:
         return criterion
     before = audit.snapshot(criterion, CRITERION_FIELDS)
-    with _guard(session, diff.get("name", criterion.name)):
+    with _guard(session, _taken(diff.get("name", criterion.name))):
         for field, value in diff.items():
             setattr(criterion, field, value)
     audit.record(
@@ -316,7 +316,7 @@ def replace_criteria(
     existing = ordered_criteria(session, cycle.id)
     before = criteria_snapshot(existing)
     by_name = {c.name.lower(): c for c in existing}
-    with _guard(session, "(one of the new names)"):
+    with _guard(session, DuplicateName("two of the new criteria names are the same (case-insensitively)")):
         for criterion in existing:
             if criterion.name.lower() not in seen:
                 session.delete(criterion)
