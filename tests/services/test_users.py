@@ -1,9 +1,11 @@
 """Users service: create, read, list, update, and their audit rows."""
 
+import threading
 import uuid
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import AuditLog
@@ -214,3 +216,60 @@ def test_a_teams_manager_cannot_lose_the_manager_role(session, admin):
     assert "Managed Team" in caught.value.message
     users.update_user(session, admin, manager.id, role="admin")  # still may manage
     assert audit_rows(session, manager.id, "user.update")[0].payload["after"] == {"role": "admin"}
+
+
+def test_nul_characters_are_refused_before_the_database(session, admin):
+    with pytest.raises(ValidationFailed):
+        users.create_user(session, admin, email="n@example.org", display_name="a\x00b", role="employee")
+
+
+def test_concurrent_creates_of_one_email_give_one_user_and_duplicate_name(committed_db):
+    """Both pass the pre-check; the unique constraint decides, and the loser gets duplicate_name."""
+    with Session(committed_db) as first, Session(committed_db) as second:
+        users.create_user(first, None, email="race@example.org", display_name="One", role="employee")
+        outcome: dict = {}
+
+        def contender():
+            try:
+                users.create_user(second, None, email="RACE@example.org", display_name="Two", role="employee")
+                second.commit()
+                outcome["result"] = "created"
+            except DuplicateName:
+                second.rollback()
+                outcome["result"] = "duplicate_name"
+
+        thread = threading.Thread(target=contender)
+        thread.start()
+        thread.join(0.3)  # the contender now waits on the unique index entry
+        first.commit()
+        thread.join(10)
+        assert outcome == {"result": "duplicate_name"}
+    with Session(committed_db) as check:
+        assert [r.action for r in check.scalars(select(AuditLog))] == ["user.create"]
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(committed_db):
+    with Session(committed_db) as setup:
+        a = users.create_user(setup, None, email="a@example.org", display_name="A", role="admin")
+        b = users.create_user(setup, None, email="b@example.org", display_name="B", role="admin")
+        setup.commit()
+        a_id, b_id = a.id, b.id
+    with Session(committed_db) as first, Session(committed_db) as second:
+        users.update_user(first, None, a_id, role="manager")
+        outcome: dict = {}
+
+        def demote_b():
+            try:
+                users.update_user(second, None, b_id, is_active=False)
+                second.commit()
+                outcome["result"] = "done"
+            except ValidationFailed:
+                second.rollback()
+                outcome["result"] = "refused"
+
+        thread = threading.Thread(target=demote_b)
+        thread.start()
+        thread.join(0.3)
+        first.commit()
+        thread.join(10)
+        assert outcome == {"result": "refused"}

@@ -16,7 +16,6 @@ Decisions where the spec is silent:
 import uuid
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plaudit import paging
@@ -28,13 +27,14 @@ from plaudit.services.users import (
     UNSET,
     Unset,
     checked_field,
-    violates_constraint,
     invalid,
     normalize_name,
     require_admin,
+    unique_guard,
 )
 
 TEAM_FIELDS = ("name", "manager_id")
+UNIQUE_NAME = "uq_teams_lower_name"
 
 
 def get_team(session: Session, actor: User | None, team_id: uuid.UUID) -> Team:
@@ -71,7 +71,8 @@ def create_team(
     _check_name_free(session, name, None)
     _check_manager(session, manager_id)
     team = Team(name=name, manager_id=manager_id)
-    _flush_unique(session, team, name, add=True)
+    with unique_guard(session, UNIQUE_NAME, _taken(name)):
+        session.add(team)
     audit.record(
         session,
         actor_id=actor.id if actor else None,
@@ -117,9 +118,9 @@ def update_team(
     if "manager_id" in changes:
         _check_manager(session, changes["manager_id"])
     before = audit.snapshot(team, TEAM_FIELDS)
-    for key, value in changes.items():
-        setattr(team, key, value)
-    _flush_unique(session, team, team.name, add=False)
+    with unique_guard(session, UNIQUE_NAME, _taken(changes.get("name", team.name))):
+        for key, value in changes.items():
+            setattr(team, key, value)
     audit.record(
         session,
         actor_id=actor.id if actor else None,
@@ -137,7 +138,11 @@ def _check_name_free(session: Session, name: str, own_id: uuid.UUID | None) -> N
     if own_id is not None:
         stmt = stmt.where(Team.id != own_id)
     if session.scalar(stmt) is not None:
-        raise DuplicateName(f"a team named {name!r} already exists")
+        raise _taken(name)
+
+
+def _taken(name: str) -> DuplicateName:
+    return DuplicateName(f"a team named {name!r} already exists")
 
 
 def _check_manager(session: Session, manager_id: uuid.UUID | None) -> None:
@@ -156,16 +161,3 @@ def _check_manager(session: Session, manager_id: uuid.UUID | None) -> None:
         raise invalid("manager_id", f"the manager must have role manager or admin, not {manager.role}")
     if not manager.is_active:
         raise invalid("manager_id", "the manager must be an active user")
-
-
-def _flush_unique(session: Session, team: Team, name: str, *, add: bool) -> None:
-    """Flush in a savepoint; a lost race on the unique name is `duplicate_name`."""
-    try:
-        with session.begin_nested():
-            if add:
-                session.add(team)
-            session.flush()
-    except IntegrityError as error:
-        if violates_constraint(error, "uq_teams_lower_name"):
-            raise DuplicateName(f"a team named {name!r} already exists") from None
-        raise

@@ -21,7 +21,8 @@ Decisions where the spec is silent:
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any, Final, Literal, TypeVar
 
@@ -30,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plaudit import paging
-from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
+from plaudit.errors import DomainError, DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
@@ -80,8 +81,8 @@ def normalize_email(value: str) -> str:
     local, at, domain = email.partition("@")
     if not at or not local or not domain or "@" in domain:
         raise ValueError("must be an email address like name@example.org")
-    if any(c.isspace() for c in email):
-        raise ValueError("must not contain whitespace")
+    if any(c.isspace() or c == "\x00" for c in email):
+        raise ValueError("must not contain whitespace or NUL characters")
     if len(email) > EMAIL_MAX:
         raise ValueError(f"must be at most {EMAIL_MAX} characters")
     return email
@@ -92,6 +93,8 @@ def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
     name = value.strip()
     if not name:
         raise ValueError("must not be blank")
+    if "\x00" in name:
+        raise ValueError("must not contain NUL characters")
     if len(name) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
     return name
@@ -177,14 +180,8 @@ def create_user(
         raise DuplicateName(f"a user with email {email} already exists")
     _team_for(session, team_id)
     user = User(email=email, display_name=display_name, role=role.value, team_id=team_id, is_active=True)
-    try:
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError as error:
-        if violates_constraint(error, "uq_users_email"):
-            raise DuplicateName(f"a user with email {email} already exists") from None
-        raise
+    with unique_guard(session, "uq_users_email", DuplicateName(f"a user with email {email} already exists")):
+        session.add(user)
     audit.record(
         session,
         actor_id=actor.id if actor else None,
@@ -275,7 +272,17 @@ def _keep_an_admin(session: Session, user: User, field: str) -> None:
         raise invalid(field, "this is the last active admin; make another user admin first")
 
 
-def violates_constraint(error: IntegrityError, constraint: str) -> bool:
-    """Whether a PostgreSQL IntegrityError was raised by the named constraint or index."""
-    diag = getattr(error.orig, "diag", None)
-    return getattr(diag, "constraint_name", None) == constraint
+@contextmanager
+def unique_guard(session: Session, constraint: str, error: DomainError) -> Iterator[None]:
+    """Make the changes of the `with` body and flush them in a SAVEPOINT; a
+    violation of the unique constraint or index `constraint` (a race the
+    service's own pre-check could not see) becomes `error`, and the session
+    stays usable. Make the changes INSIDE the body."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == constraint:
+            raise error from None
+        raise
