@@ -6,7 +6,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from plaudit.errors import CycleState, DuplicateName, Forbidden, InvalidWindows, NotFound, ValidationFailed, WeightsInvalid
+from plaudit.errors import (
+    CycleState,
+    DuplicateName,
+    Forbidden,
+    InvalidWindows,
+    NotFound,
+    ValidationFailed,
+    WeightsInvalid,
+)
 from plaudit.models import AuditLog, Criterion, Cycle
 from plaudit.services import cycles as svc
 from tests.conftest import NOW
@@ -117,7 +125,9 @@ def test_window_invariants_are_invalid_windows_naming_the_invariant(session, adm
 
 
 def test_approval_window_may_coincide_with_the_nomination_window(session, admin):
-    same = dict(nomination_opens_at=NOW, nomination_closes_at=NOW + D, approval_opens_at=NOW, approval_closes_at=NOW + D)
+    same = dict(
+        nomination_opens_at=NOW, nomination_closes_at=NOW + D, approval_opens_at=NOW, approval_closes_at=NOW + D
+    )
     assert svc.create_cycle(session, admin, name="Same", **same).status == "draft"
 
 

@@ -305,7 +305,9 @@ def replace_criteria(
     for values in wanted:
         key = values["name"].lower()
         if key in seen:
-            raise DuplicateName(f"the new criteria list has {values['name']!r} more than once (names are case-insensitive)")
+            raise DuplicateName(
+                f"the new criteria list has {values['name']!r} more than once (names are case-insensitive)"
+            )
         seen.add(key)
     if not wanted:
         raise WeightsInvalid("the new set of criteria is empty (criteria weights sum to 0.0000, not 1)")

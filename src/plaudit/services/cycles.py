@@ -45,7 +45,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plaudit.errors import CycleState, DomainError, DuplicateName, InvalidWindows, NotFound, ValidationFailed, WeightsInvalid
+from plaudit.errors import (
+    CycleState,
+    DomainError,
+    DuplicateName,
+    InvalidWindows,
+    NotFound,
+    ValidationFailed,
+    WeightsInvalid,
+)
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
@@ -447,7 +455,9 @@ def publish_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
         raise CycleState(f"only draft cycles can be published; this one is {cycle.status}")
     count, total = weights_sum(session, cycle.id)
     if count == 0:
-        raise WeightsInvalid("a cycle needs at least one criterion to be published (criteria weights sum to 0.0000, not 1)")
+        raise WeightsInvalid(
+            "a cycle needs at least one criterion to be published (criteria weights sum to 0.0000, not 1)"
+        )
     if total != ONE:
         raise WeightsInvalid(f"criteria weights sum to {format_weight(total)}, not 1")
     check_windows({f: getattr(cycle, f) for f in WINDOW_FIELDS})
