@@ -135,3 +135,89 @@ def block(title: str, lines: list[str], outcome: Outcome) -> Outcome:
     print(f"  result: {verdict}" + (f"  ({outcome.note})" if outcome.note else ""))
     print("=" * width, flush=True)
     return outcome
+
+
+# --------------------------------------------------------------------------- CPU accounting
+# On a shared or small machine wall-clock rates move with everything else that
+# runs; CPU seconds per operation, split between the Python side and the
+# PostgreSQL side, barely do. Linux /proc only; elsewhere these return None.
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of user + system) of a live process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def tree_cpu(root: int | None) -> float | None:
+    """CPU seconds used so far by `root` and all its live descendants."""
+    if root is None or not Path("/proc").is_dir():
+        return None
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st:
+                parents[int(entry)], cpu[int(entry)] = st
+    if root not in cpu:
+        return None
+    total, frontier, seen = 0.0, [root], {root}
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    while frontier:
+        pid = frontier.pop()
+        total += cpu.get(pid, 0.0)
+        for child in children.get(pid, []):
+            if child not in seen:
+                seen.add(child)
+                frontier.append(child)
+    return total
+
+
+def postmaster_pid(conn: psycopg.Connection) -> int | None:
+    """The local PostgreSQL server's main process (parent of this backend), if visible."""
+    backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    st = _stat(backend)
+    return st[0] if st else None
+
+
+def backend_pid(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def pid_cpu(pid: int | None) -> float | None:
+    st = _stat(pid) if pid else None
+    return st[1] if st else None
+
+
+class CpuMeter:
+    """Accumulates CPU seconds of process trees between start() and stop()."""
+
+    def __init__(self, roots: dict[str, int | None]) -> None:
+        self.roots = roots
+        self.used: dict[str, float | None] = {k: 0.0 for k in roots}
+        self._at: dict[str, float | None] = {}
+
+    def start(self) -> None:
+        self._at = {k: tree_cpu(pid) for k, pid in self.roots.items()}
+
+    def stop(self) -> None:
+        for k, pid in self.roots.items():
+            now, then = tree_cpu(pid), self._at.get(k)
+            if now is None or then is None or self.used[k] is None:
+                self.used[k] = None
+            else:
+                self.used[k] += now - then
+
+    def per(self, key: str, count: int) -> str:
+        value = self.used.get(key)
+        return "n/a" if value is None or not count else f"{value / count * 1000:.2f} ms"

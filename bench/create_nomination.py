@@ -22,7 +22,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench import loaders
-from bench.common import Outcome, Server, block, log
+from bench.common import Outcome, Server, block, log, postmaster_pid, tree_cpu
 from plaudit.models.enums import Role
 
 TARGET = 0.60
@@ -118,6 +118,7 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
             conn.commit()
             conn.execute("ANALYZE")
             conn.commit()
+            pg_pid = postmaster_pid(conn)
         raw = _pairs(raw_cycle.cycle_id, nominators, nominees, nominations)
         svc = _pairs(svc_cycle.cycle_id, nominators, nominees, nominations)
 
@@ -135,11 +136,22 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
                 run_service(factory, actors, svc.cycle_id, svc.pairs[:warm], clock)
             raw_rest, svc_rest = raw.pairs[warm:], svc.pairs[warm:]
             raw_s = svc_s = 0.0
+            # CPU seconds: this process (psycopg / SQLAlchemy + service) and the PostgreSQL server.
+            cpu = {"raw": [0.0, 0.0], "service": [0.0, 0.0]}
+
+            def metered(side, fn, *a):
+                py0, pg0 = time.process_time(), tree_cpu(pg_pid)
+                elapsed = fn(*a)
+                pg1 = tree_cpu(pg_pid)
+                cpu[side][0] += time.process_time() - py0
+                cpu[side][1] += (pg1 - pg0) if pg0 is not None and pg1 is not None else float("nan")
+                return elapsed
+
             raw_rates, svc_rates = [], []
             size = -(-len(raw_rest) // rounds)
             for r in range(rounds):
                 chunk = slice(r * size, (r + 1) * size)
-                t = run_raw(raw_conn, raw.cycle_id, raw_rest[chunk])
+                t = metered("raw", run_raw, raw_conn, raw.cycle_id, raw_rest[chunk])
                 raw_s += t
                 raw_rates.append(len(raw_rest[chunk]) / t)
                 if have_service:
@@ -148,7 +160,7 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
 
                         prof = cProfile.Profile()
                         prof.enable()
-                    t = run_service(factory, actors, svc.cycle_id, svc_rest[chunk], clock)
+                    t = metered("service", run_service, factory, actors, svc.cycle_id, svc_rest[chunk], clock)
                     if profile and r == rounds - 1:
                         prof.disable()
                         prof.dump_stats(profile)
@@ -179,6 +191,14 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
         f"service create_nomination + COMMIT:        {svc_rate:8.1f} nominations/s "
         f"({1000 / svc_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in svc_rates)})"
     )
+    n = len(svc_rest)
+    lines.append("CPU per nomination (independent of other load on the machine):")
+    for side in ("raw", "service"):
+        py, pg = cpu[side]
+        lines.append(f"  {side:8} Python {py / n * 1000:6.3f} ms   PostgreSQL {pg / n * 1000:6.3f} ms")
+    (rpy, rpg), (spy, spg) = cpu["raw"], cpu["service"]
+    if rpg == rpg and spg == spg:  # not NaN
+        lines.append(f"  CPU-cost ratio (raw CPU / service CPU): {(rpy + rpg) / (spy + spg):.3f}")
     lines.append(f"rows written by the service: {svc_rows} nominations; audit rows (both sides): {audit_rows}")
     return block(
         title,

@@ -30,7 +30,7 @@ import uuid
 import psycopg
 
 from bench import loaders
-from bench.common import Outcome, Server, block, log
+from bench.common import Outcome, Server, block, log, postmaster_pid, tree_cpu
 
 TARGET = 1.5
 MEMORY_FLAT = 1.5
@@ -62,6 +62,26 @@ def load_template(server: Server, *, nominations: int, users: int, now) -> tuple
         server.drop_database(name)
         raise
     return name, info
+
+
+class Cpu:
+    """CPU seconds of this process and of the PostgreSQL server around a call."""
+
+    def __init__(self, pg_pid: int | None) -> None:
+        self.pg_pid = pg_pid
+        self.samples: dict[str, list[tuple[float, float]]] = {}
+
+    def __call__(self, key: str, fn, *args, **kwargs):
+        py0, pg0 = time.process_time(), tree_cpu(self.pg_pid)
+        result = fn(*args, **kwargs)
+        pg1 = tree_cpu(self.pg_pid)
+        pg = (pg1 - pg0) if pg0 is not None and pg1 is not None else float("nan")
+        self.samples.setdefault(key, []).append((time.process_time() - py0, pg))
+        return result
+
+    def median(self, key: str) -> tuple[float, float]:
+        rows = self.samples.get(key, [])
+        return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
 
 
 def time_select(engine, cycle_id) -> tuple[float, int]:
@@ -163,15 +183,18 @@ def run(
             f"{info['approvals']:,} approvals, {info['ratings']:,} ratings")
         selects, servers, finals = [], [], []
         ranked = 0
+        with psycopg.connect(server.libpq_for(big)) as c:
+            cpu = Cpu(postmaster_pid(c))
 
         def timed(engine):
             nonlocal ranked
             time_select(engine, cycle_id)  # warm-up: caches, statement compile
-            s1, rows = time_select(engine, cycle_id)
+            s1, rows = cpu("select", time_select, engine, cycle_id)
             servers.append(time_server_only(engine, cycle_id))
-            s2, _ = time_select(engine, cycle_id)
+            s2, _ = cpu("select", time_select, engine, cycle_id)
             selects.append(min(s1, s2))
-            f, ranked_, _ = run_finalize(engine, cycle_id, clock, profile=profile if not finals else None)
+            f, ranked_, _ = cpu("finalize", run_finalize, engine, cycle_id, clock,
+                                profile=profile if not finals else None)
             finals.append(f)
             ranked = ranked_
             if rows != ranked_:
@@ -212,6 +235,9 @@ def run(
         f"finalize (own transaction, committed):      {fin * 1000:9.1f} ms  median of "
         f"{', '.join(f'{x * 1000:.0f}' for x in finals)}",
         f"finalize / SELECT: {ratio:.3f}   (target <= {TARGET})",
+        "CPU (medians; independent of other load on the machine):",
+        "  bare SELECT: Python {:7.0f} ms   PostgreSQL {:7.0f} ms".format(*(x * 1000 for x in cpu.median("select"))),
+        "  finalize:    Python {:7.0f} ms   PostgreSQL {:7.0f} ms".format(*(x * 1000 for x in cpu.median("finalize"))),
         f"Python peak memory during finalize (tracemalloc):",
         f"  {small_nominations:>9,} nominations ({ranked_small:,} ranked): {peak_small / 2**20:8.2f} MiB",
         f"  {nominations:>9,} nominations ({ranked:,} ranked): {peak_big / 2**20:8.2f} MiB",

@@ -40,11 +40,32 @@ import httpx
 import psycopg
 
 from bench import loaders
-from bench.common import ROOT, Outcome, Server, block, log, percentile
+from bench.common import ROOT, CpuMeter, Outcome, Server, block, log, percentile, postmaster_pid
 from plaudit.models.enums import Role
 
 TARGET = 0.70
 JUSTIFICATION = "Consistently goes above and beyond for the team."
+
+
+def _start_spy(proc: "Proc"):
+    """With BENCH_PYSPY=FILE (and py-spy on PATH or BENCH_PYSPY_BIN), sample the
+    Plaudit server's workers during the timed rounds into FILE (collapsed
+    stacks: one line per stack with its sample count, for flame graphs)."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    exe = os.environ.get("BENCH_PYSPY_BIN", "py-spy")
+    log(f"py-spy sampling plaudit serve into {out}")
+    return subprocess.Popen(
+        [exe, "record", "--subprocesses", "-r", "200", "-f", "raw", "-o", out, "-p", str(proc.popen.pid)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_spy(spy) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
 
 
 def free_port() -> int:
@@ -111,6 +132,7 @@ class Target:
     errors: dict[int, int] = field(default_factory=dict)
     first_error: str = ""
     loadgen_cpu: float = 0.0
+    meter: CpuMeter | None = None
 
 
 async def _post_raw(host: str, port: int, path: str, jobs, record: bool, target: "Target") -> None:
@@ -248,6 +270,7 @@ def run(
                 conn.commit()
                 conn.execute("ANALYZE")
                 conn.commit()
+                pg_pid = postmaster_pid(conn)
 
             bare_port = free_port()
             bare = start(
@@ -264,14 +287,20 @@ def run(
                 Target("plaudit", plaudit.base_url, plaudit_cycle.cycle_id),
                 Target("bare", bare.base_url, bare_cycle.cycle_id),
             ]
+            targets[0].meter = CpuMeter({"server": plaudit.popen.pid, "postgres": pg_pid})
+            targets[1].meter = CpuMeter({"server": bare.popen.pid, "postgres": pg_pid})
             for t in targets:
                 drive(t, warmup, concurrency, tokens, nominees, record=False, client=client)
+            spy = _start_spy(plaudit)
             size = -(-requests // rounds)
             for r in range(rounds):
                 count = min(size, requests - r * size)
                 for t in targets:
+                    t.meter.start()
                     drive(t, count, concurrency, tokens, nominees, record=True, client=client)
+                    t.meter.stop()
                     log(f"round {r + 1}: {t.name} done ({len(t.latencies)} timed so far)")
+            _stop_spy(spy)
         finally:
             for p in procs:
                 p.stop()
@@ -282,8 +311,18 @@ def run(
         f"   (load generator CPU {targets[0].loadgen_cpu / targets[0].seconds:.0%} of one core)",
         f"bare endpoint:  {b_rate:8.1f} req/s   p50 {b_p50:7.1f} ms   p99 {b_p99:7.1f} ms"
         f"   (load generator CPU {targets[1].loadgen_cpu / targets[1].seconds:.0%} of one core)",
-        f"server logs: {logdir}",
+        "CPU per request (all processes, so independent of other load on the machine):",
     ]
+    for t in targets:
+        n = len(t.latencies)
+        lines.append(
+            f"  {t.name:8} server {t.meter.per('server', n):>9}   PostgreSQL {t.meter.per('postgres', n):>9}"
+            f"   load generator {t.loadgen_cpu / n * 1000:.2f} ms"
+        )
+    lines.append(f"server logs: {logdir}")
+    if None not in (targets[0].meter.used["server"], targets[1].meter.used["server"]):
+        cpu = [(t.meter.used["server"] + (t.meter.used["postgres"] or 0)) / len(t.latencies) for t in targets]
+        lines.append(f"CPU-cost ratio (bare CPU per request / plaudit CPU per request): {cpu[1] / cpu[0]:.3f}")
     errors = {t.name: t.errors for t in targets if t.errors}
     if errors:
         for t in targets:
