@@ -602,3 +602,37 @@ def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, ad
             failures.append((method, url, (raw or b"")[:200], "not problem+json"))
     assert count > 500
     assert failures == [], f"{len(failures)} of {count} requests failed:\n" + "\n".join(map(str, failures[:40]))
+
+
+# --- oversized bodies -------------------------------------------------------------------
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(session, client, admin_headers):
+    from plaudit.api.middleware import MAX_BODY_BYTES
+
+    before = _audit_count(session)
+    big = json.dumps({"name": "x" * (MAX_BODY_BYTES + 10)}).encode()
+    response = client.post("/teams", headers={**admin_headers, "content-type": "application/json"}, content=big)
+    assert "larger than" in assert_problem(response, 422, "validation_error")["detail"]
+    assert _audit_count(session) == before
+
+
+def test_a_streamed_body_over_the_limit_is_refused(session, client, admin_headers):
+    from plaudit.api.middleware import MAX_BODY_BYTES
+
+    def chunks():
+        yield b'{"name": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    before = _audit_count(session)
+    response = client.post("/teams", headers={**admin_headers, "content-type": "application/json"}, content=chunks())
+    assert "larger than" in assert_problem(response, 422, "validation_error")["detail"]
+    assert _audit_count(session) == before
+
+
+def test_a_body_under_the_limit_is_read(client, admin_headers):
+    response = client.post("/teams", headers=admin_headers, json={"name": "Small", "padding": "x" * 500_000})
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["loc"] == ["body", "padding"]  # refused by the schema, not by size

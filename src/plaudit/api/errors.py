@@ -62,6 +62,23 @@ def problem(code: str, detail: str, *, errors: list[dict[str, Any]] | None = Non
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class BodyTooLarge(Exception):
+    """Raised by the request middleware's `receive` when a streamed body
+    passes the size limit (FastAPI re-raises it as a 400 `from` this)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+def body_too_large(limit: int) -> JSONResponse:
+    return problem(
+        "validation_error",
+        f"the request body is larger than {limit} bytes",
+        errors=[{"loc": ["body"], "msg": f"at most {limit} bytes"}],
+    )
+
+
 def internal_error() -> JSONResponse:
     return problem("internal_error", "an unexpected error occurred; it has been logged")
 
@@ -88,8 +105,10 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
         return problem("unauthenticated", str(exc.detail))
     if exc.status_code == 403:
         return problem("forbidden", str(exc.detail))
+    if isinstance(exc.__cause__, BodyTooLarge):
+        return body_too_large(exc.__cause__.limit)
     if exc.status_code in (400, 413, 415, 422):
-        return problem("validation_error", str(exc.detail))
+        return problem("validation_error", str(exc.detail), errors=[{"loc": ["body"], "msg": str(exc.detail)}])
     logger.error("unexpected HTTP error %s: %s", exc.status_code, exc.detail)
     return internal_error()
 

@@ -4,15 +4,19 @@ import logging
 import re
 import uuid
 
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plaudit.api.errors import internal_error, problem
+from plaudit.api.errors import BodyTooLarge, body_too_large, internal_error, problem
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 # Echo a client's id only if it is short, printable and header-safe.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# No request body of this API comes near this; a bigger one is refused before
+# it is read into memory.
+MAX_BODY_BYTES = 1024 * 1024
 # A NUL character, raw or percent-encoded: PostgreSQL text cannot hold one.
 _NUL = re.compile(rb"\x00|%00")
 
@@ -22,12 +26,28 @@ def _has_nul(scope: Scope) -> bool:
     return bool(_NUL.search(raw_path) or _NUL.search(scope.get("query_string", b"")))
 
 
+def _declared_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large() -> JSONResponse:
+    return body_too_large(MAX_BODY_BYTES)
+
+
 class RequestContext:
     """Pure ASGI middleware: sets `request.state.request_id` (the client's
     `X-Request-ID` if sane, else a new UUID), echoes it on every response,
     refuses a NUL character in the path or query string (422; no query
-    parameter could be stored or compared with one), and turns an unhandled
-    exception into a problem+json 500 that leaks nothing."""
+    parameter could be stored or compared with one) and a body over
+    MAX_BODY_BYTES (422 validation_error: no schema of the API admits one;
+    checked on Content-Length and again while a chunked body streams in), and
+    turns an unhandled exception into a problem+json 500 that leaks nothing."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -60,8 +80,27 @@ class RequestContext:
             )
             await response(scope, receive, send_with_id)
             return
+        declared = _declared_length(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            await _too_large()(scope, receive, send_with_id)
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BodyTooLarge(MAX_BODY_BYTES)
+            return message
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_limited, send_with_id)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large()(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error in request %s", request_id)
             if started:
