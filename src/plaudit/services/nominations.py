@@ -23,9 +23,10 @@ Decisions where DOMAIN.md is silent (also in the README):
   cycle's status now is (an idempotent retry always succeeds).
 
 Concurrency of creation (rules 7 and 8 under races): the cycle row is read
-`FOR KEY SHARE` (conflicts with cycle writers such as finalize, not with other
-nominations), then a transaction-scoped advisory lock keyed on
-(cycle, nominator) serializes one nominator's creations in a cycle, across
+`FOR KEY SHARE` (the lock of `get_cycle(..., lock="key_share")`: conflicts
+with cycle writers such as finalize, not with other nominations) and a
+transaction-scoped advisory lock keyed on (cycle, nominator) is taken, in one
+statement; the lock serializes one nominator's creations in a cycle, across
 processes; the counts are read after it in a new statement, so they see every
 committed competitor. The insert is `INSERT … ON CONFLICT DO NOTHING` on the
 partial unique index `uq_nominations_live_pair`: a row that sneaks past the
@@ -35,9 +36,9 @@ as a savepoint around the insert, in one round trip instead of three.
 
 import uuid
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from plaudit.clock import Clock
 from plaudit.errors import (
@@ -56,7 +57,7 @@ from plaudit.models import Approval, Cycle, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, asc, keyset_page
 from plaudit.services import audit
-from plaudit.services.cycles import get_cycle, nominations_open
+from plaudit.services.cycles import get_cycle, nominations_open, window_open
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -64,6 +65,10 @@ JUSTIFICATION_MIN = 10
 JUSTIFICATION_MAX = 5000
 
 CLOSED_STATUSES = (CycleStatus.finalized.value, CycleStatus.archived.value)
+
+_CYCLES = Cycle.__table__
+_USERS = User.__table__
+_NOMINATIONS = Nomination.__table__
 
 
 # --------------------------------------------------------------------------- input
@@ -191,6 +196,48 @@ def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUI
 # --------------------------------------------------------------------------- create
 
 
+# The create path's statements, built once (it is benchmarked against raw
+# INSERTs: building and cache-keying statements per call is measurable). Core
+# rows, not ORM entities, for the same reason.
+
+# 1-5 in one round trip: the cycle FOR KEY SHARE (the lock of `get_cycle(...,
+# lock="key_share")`), the nominee's state, and the (cycle, nominator) advisory lock.
+_CREATE_CHECKS = (
+    select(
+        _CYCLES.c.status,
+        _CYCLES.c.nominator_roles,
+        _CYCLES.c.nomination_opens_at,
+        _CYCLES.c.nomination_closes_at,
+        _CYCLES.c.max_nominations_per_nominator,
+        select(_USERS.c.is_active).where(_USERS.c.id == bindparam("nominee_id")).scalar_subquery(),
+        func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)),
+    )
+    .where(_CYCLES.c.id == bindparam("cycle_id"))
+    .with_for_update(read=True, key_share=True, of=_CYCLES)
+)
+
+# 7 and 8: the nominator's live nominations in the cycle (of this nominee, in all).
+_LIVE_COUNTS = select(
+    func.count().filter(_NOMINATIONS.c.nominee_id == bindparam("nominee_id")), func.count()
+).where(
+    _NOMINATIONS.c.cycle_id == bindparam("cycle_id"),
+    _NOMINATIONS.c.nominator_id == bindparam("nominator_id"),
+    _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
+)
+
+# The insert; a live (cycle, nominator, nominee) pair already there returns no row.
+_INSERT_LIVE = (
+    pg_insert(_NOMINATIONS)
+    .values({c: bindparam(c) for c in ("id", "cycle_id", "nominator_id", "nominee_id", "justification",
+                                       "status", "withdrawn_at")})
+    .on_conflict_do_nothing(
+        index_elements=["cycle_id", "nominator_id", "nominee_id"],
+        index_where=text("status <> 'withdrawn'"),
+    )
+    .returning(_NOMINATIONS.c.created_at, _NOMINATIONS.c.updated_at)
+)
+
+
 def _lock_key(cycle_id: uuid.UUID, nominator_id: uuid.UUID) -> str:
     return f"plaudit:nominations:{cycle_id}:{nominator_id}"
 
@@ -210,79 +257,68 @@ def create_nomination(
     order: `not_found`, `forbidden` (role not in the cycle's nominator_roles),
     `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
     `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
-    concurrency (see the module docstring). Round trips: cycle, nominee +
+    concurrency (see the module docstring). Round trips: cycle + nominee +
     lock, counts (only when the cycle has a quota), insert, audit.
     """
     justification = clean_justification(justification)
     now = clock.now()
-    cycle = get_cycle(session, actor, cycle_id, lock="key_share")  # 1. not_found
-    if actor.role not in cycle.nominator_roles:  # 2.
+    # One round trip (`_CREATE_CHECKS`). Taking the advisory lock before checks
+    # 2-6 have run is harmless: it only delays this nominator's own requests.
+    conn = session.connection()  # Core statements straight on the session's connection
+    row = conn.execute(
+        _CREATE_CHECKS,
+        {"cycle_id": cycle_id, "nominee_id": nominee_id, "lock_key": _lock_key(cycle_id, actor.id)},
+    ).one_or_none()
+    if row is None:  # 1.
+        raise NotFound(f"cycle {cycle_id} not found")
+    status, roles, opens_at, closes_at, quota, nominee_active, _ = row
+    if status == CycleStatus.draft and actor.role != Role.admin:  # 1. (drafts: admins only)
+        raise NotFound(f"cycle {cycle_id} not found")
+    if actor.role not in roles:  # 2.
         raise Forbidden(f"role {actor.role} may not nominate in this cycle")
-    if cycle.status != CycleStatus.published:  # 3.
-        raise CycleState(f"cycle is {cycle.status}; nominations need a published cycle")
-    if not nominations_open(cycle, now):  # 4.
+    if status != CycleStatus.published:  # 3.
+        raise CycleState(f"cycle is {status}; nominations need a published cycle")
+    if not window_open(opens_at, closes_at, now):  # 4.
         raise WindowClosed("the nomination window is not open")
-
-    # The nominee's state and the (cycle, nominator) lock in one round trip;
-    # the lock is harmless when the nominee then turns out to be invalid.
-    nominee_active = session.execute(
-        select(
-            select(User.is_active).where(User.id == nominee_id).scalar_subquery(),
-            func.pg_advisory_xact_lock(func.hashtextextended(_lock_key(cycle.id, actor.id), 0)),
-        )
-    ).one()[0]
     if not nominee_active:  # 5. unknown (NULL) or inactive
         raise InvalidNominee(f"user {nominee_id} does not exist or is inactive")
     if nominee_id == actor.id:  # 6.
         raise SelfNomination("you cannot nominate yourself")
 
-    live = and_(
-        Nomination.cycle_id == cycle.id,
-        Nomination.nominator_id == actor.id,
-        Nomination.status != NominationStatus.withdrawn.value,
-    )
-    if cycle.max_nominations_per_nominator is not None:
+    if quota is not None:
         # Read after the lock, in a new statement: sees every committed competitor.
-        same_nominee, total = session.execute(
-            select(
-                func.count().filter(Nomination.nominee_id == nominee_id),
-                func.count(),
-            ).where(live)
+        same_nominee, total = conn.execute(
+            _LIVE_COUNTS, {"cycle_id": cycle_id, "nominator_id": actor.id, "nominee_id": nominee_id}
         ).one()
         if same_nominee:  # 7.
             raise DuplicateNomination("you already nominated this person in this cycle")
-        if total >= cycle.max_nominations_per_nominator:  # 8.
-            raise QuotaExceeded(
-                f"you have used all {cycle.max_nominations_per_nominator} nominations of this cycle"
-            )
+        if total >= quota:  # 8.
+            raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
     # Without a quota, rule 7 is decided by the insert itself (ON CONFLICT).
-    stmt = (
-        pg_insert(Nomination)
-        .values(
-            id=uuid.uuid4(),
-            cycle_id=cycle.id,
-            nominator_id=actor.id,
-            nominee_id=nominee_id,
-            justification=justification,
-            status=NominationStatus.pending.value,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["cycle_id", "nominator_id", "nominee_id"],
-            index_where=text("status <> 'withdrawn'"),
-        )
-        .returning(Nomination)
-    )
-    nomination = session.scalars(stmt).one_or_none()
-    if nomination is None:  # 7. (lost a race, or no quota to check first)
+    values = {
+        "id": uuid.uuid4(),
+        "cycle_id": cycle_id,
+        "nominator_id": actor.id,
+        "nominee_id": nominee_id,
+        "justification": justification,
+        "status": NominationStatus.pending.value,
+        "withdrawn_at": None,
+    }
+    stamps = conn.execute(_INSERT_LIVE, values).one_or_none()
+    if stamps is None:  # 7. (lost a race, or no quota to check first)
         raise DuplicateNomination("you already nominated this person in this cycle")
     audit.record(
         session,
         actor_id=actor.id,
         action="nomination.create",
         entity_type="nomination",
-        entity_id=nomination.id,
-        after=audit.snapshot(nomination, NOMINATION_FIELDS),
+        entity_id=values["id"],
+        after={k: values[k] for k in NOMINATION_FIELDS},
     )
+    # The row as a persistent ORM instance, without reloading it.
+    nomination = Nomination(**values, created_at=stamps[0], updated_at=stamps[1])
+    make_transient_to_detached(nomination)
+    session.add(nomination)
     return nomination
 
 
