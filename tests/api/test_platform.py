@@ -482,11 +482,13 @@ def test_a_crash_commits_nothing(committed_db: Engine, clock):
 
 # Kept short on purpose (every value is tried on every body field of every
 # route): the types of mistake, not every instance of each.
-BAD_VALUES = [None, 10**40, "", "x" * 20000, "nul\x00byte", "\ud800", [], {}, 1.5, "2030-01-01T00:00:00"]
+BAD_VALUES = [None, 10**40, "", "x" * 20000, "nul\x00byte", "\ud800", [], {}, 1.5, "2030-01-01T00:00:00",
+              "9999-12-31T23:59:59-23:59"]
 BAD_RAW_BODIES = [b"", b"{", b"[]", b"null", b"[" * 2000 + b"]" * 2000, b"\xff", b'{"x": 1e999}']
 BAD_QUERIES = [
     "limit=0", "limit=x", "cursor=%%%", "cursor=" + encode_cursor(["a"]), "status=bogus",
-    "include_archived=perhaps", "since=yesterday", "since=2030-01-01T00:00:00", "team_id=1", "nominee_id=x",
+    "include_archived=perhaps", "since=yesterday", "since=2030-01-01T00:00:00", "until=0001-01-01T00:00:00%2B23:59",
+    "team_id=1", "nominee_id=x",
     "format=xml", "q=" + "x" * 5000, "entity_id=zz",
 ]
 
@@ -600,6 +602,15 @@ def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, ad
             failures.append((method, url, (raw or b"")[:200], response.status_code))
         elif response.status_code >= 400 and response.headers.get("content-type") != "application/problem+json":
             failures.append((method, url, (raw or b"")[:200], "not problem+json"))
+    # The same reads as an ordinary employee: other visibility paths, same rule.
+    employee_headers = auth(make_token(session, make_user(session)))
+    for method, url, raw in _requests(app, fuzz_world):
+        if method != "GET":
+            continue
+        response = client.request(method, url, headers=employee_headers)
+        count += 1
+        if response.status_code >= 500:
+            failures.append(("employee", method, url, response.status_code))
     assert count > 500
     assert failures == [], f"{len(failures)} of {count} requests failed:\n" + "\n".join(map(str, failures[:40]))
 
@@ -636,3 +647,11 @@ def test_a_body_under_the_limit_is_read(client, admin_headers):
     response = client.post("/teams", headers=admin_headers, json={"name": "Small", "padding": "x" * 500_000})
     body = assert_problem(response, 422, "validation_error")
     assert body["errors"][0]["loc"] == ["body", "padding"]  # refused by the schema, not by size
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_time_out_of_range_in_utc_is_a_422(session, client, admin, admin_headers, when):
+    before = _audit_count(session)
+    response = client.post(f"/users/{admin.id}/tokens", headers=admin_headers, json={"name": "far", "expires_at": when})
+    assert_problem(response, 422, "validation_error")
+    assert _audit_count(session) == before

@@ -1,5 +1,6 @@
 """Shared schema pieces: strict request bodies, fixed-point decimals, pages."""
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -11,7 +12,10 @@ T = TypeVar("T")
 class StrictBody(BaseModel):
     """Request bodies: unknown or server-owned fields are a validation error,
     and so is text PostgreSQL cannot store (a NUL character, or a lone UTF-16
-    surrogate such as JSON's "\\ud800"), anywhere in the body."""
+    surrogate such as JSON's "\\ud800"), anywhere in the body, and a time
+    whose UTC equivalent falls outside Python's years 1-9999 (such as
+    "9999-12-31T23:59:59-23:59": comparing it with any other time would
+    overflow)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +27,17 @@ class StrictBody(BaseModel):
             where = ".".join(map(str, bad)) or "body"
             raise ValueError(f"text at {where} contains a NUL character or an unpaired surrogate")
         return data
+
+    @model_validator(mode="after")
+    def _times_in_utc_range(self) -> "StrictBody":
+        for name in type(self).model_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                try:
+                    value.astimezone(UTC)
+                except OverflowError:
+                    raise ValueError(f"{name}: the time is out of range once converted to UTC") from None
+        return self
 
 
 def _unstorable_text_at(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
