@@ -146,14 +146,17 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of user + system) of a live process, or None."""
+    """(parent pid, CPU seconds) of a live process, or None. The CPU seconds
+    include its reaped children's (cutime, cstime), so the CPU of short-lived
+    processes (e.g. PostgreSQL backends of connections opened and closed
+    during a run) is still counted, by their parent."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
     fields = data[data.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+    return int(fields[1]), sum(int(x) for x in fields[11:15]) / _TICK
 
 
 def tree_cpu(root: int | None) -> float | None:

@@ -14,11 +14,17 @@ Load: one asyncio loop with `concurrency` client tasks, each on its own
 keep-alive HTTP/1.1 connection, taking requests from a shared iterator. The
 default client is a minimal HTTP/1.1 writer/reader on asyncio streams (cheap:
 the load generator shares the machine's CPUs with both servers and
-PostgreSQL); `client="httpx"` uses an `httpx.AsyncClient` instead. Warm-up requests first (untimed), then the timed
-requests in alternating rounds (Plaudit, bare, Plaudit, bare, ...). Reported:
-throughput (requests / wall time), p50 and p99 latency per server, and the
-load generator's own CPU share (it runs on the same machine). Any response
+PostgreSQL); `client="httpx"` uses an `httpx.AsyncClient` instead (on a
+2-CPU machine httpx itself capped both servers at the same ~70 req/s).
+Warm-up requests first (untimed), then the timed requests in alternating
+rounds (Plaudit, bare, Plaudit, bare, ...). Reported: throughput (requests /
+wall time), p50 and p99 latency per server, and CPU per request of each
+server's process tree, of PostgreSQL and of the load generator. Any response
 other than 201 is counted and fails the run.
+
+Experiments: `BENCH_PLAUDIT_APP=module:factory` serves that app factory with
+uvicorn (same workers) in place of `plaudit serve`, after migrating the
+database, to try a patch without touching the package.
 """
 
 from __future__ import annotations
@@ -66,6 +72,14 @@ def _stop_spy(spy) -> None:
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=60)
+
+
+def _sessions(server: Server, db: str) -> int:
+    """Sessions ever opened on the database (pg_stat_database.sessions, PostgreSQL 14+), minus ours."""
+    with psycopg.connect(server.libpq_for(db), autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    return (row[0] or 0) - 1 if row else 0
 
 
 def free_port() -> int:
@@ -133,6 +147,7 @@ class Target:
     first_error: str = ""
     loadgen_cpu: float = 0.0
     meter: CpuMeter | None = None
+    sessions: int = 0  # PostgreSQL sessions (connections) opened during the timed rounds
 
 
 async def _post_raw(host: str, port: int, path: str, jobs, record: bool, target: "Target") -> None:
@@ -250,12 +265,17 @@ def run(
         env.pop("PLAUDIT_DATA_DIR", None)
         try:
             port = free_port()
-            plaudit = start(
-                "plaudit",
-                [sys.executable, "-m", "plaudit.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", str(workers)],
-                env, port, logdir,
-            )
+            argv = [sys.executable, "-m", "plaudit.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", str(workers)]
+            experiment = os.environ.get("BENCH_PLAUDIT_APP")
+            if experiment:
+                from plaudit.db import migrate
+
+                migrate.upgrade(server.url_for(db))
+                argv = [sys.executable, "-m", "uvicorn", experiment, "--factory", "--host", "127.0.0.1",
+                        "--port", str(port), "--workers", str(workers), "--log-level", "info"]
+                log(f"EXPERIMENT: serving {experiment} instead of plaudit serve")
+            plaudit = start("plaudit", argv, env, port, logdir)
             procs.append(plaudit)
             wait_ready(plaudit, "/healthz")  # it migrated the database first
             log(f"plaudit serve up on port {port} (logs: {plaudit.log_path})")
@@ -297,7 +317,9 @@ def run(
                 count = min(size, requests - r * size)
                 for t in targets:
                     t.meter.start()
+                    opened = _sessions(server, db)
                     drive(t, count, concurrency, tokens, nominees, record=True, client=client)
+                    t.sessions += _sessions(server, db) - opened
                     t.meter.stop()
                     log(f"round {r + 1}: {t.name} done ({len(t.latencies)} timed so far)")
             _stop_spy(spy)
@@ -317,7 +339,7 @@ def run(
         n = len(t.latencies)
         lines.append(
             f"  {t.name:8} server {t.meter.per('server', n):>9}   PostgreSQL {t.meter.per('postgres', n):>9}"
-            f"   load generator {t.loadgen_cpu / n * 1000:.2f} ms"
+            f"   load generator {t.loadgen_cpu / n * 1000:.2f} ms   new DB connections {t.sessions}"
         )
     lines.append(f"server logs: {logdir}")
     if None not in (targets[0].meter.used["server"], targets[1].meter.used["server"]):
