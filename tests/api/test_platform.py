@@ -655,3 +655,32 @@ def test_a_time_out_of_range_in_utc_is_a_422(session, client, admin, admin_heade
     response = client.post(f"/users/{admin.id}/tokens", headers=admin_headers, json={"name": "far", "expires_at": when})
     assert_problem(response, 422, "validation_error")
     assert _audit_count(session) == before
+
+
+# --- the OpenAPI document tells the truth about errors -------------------------------------
+
+
+def test_openapi_documents_errors_as_problem_json_and_bearer_auth(app, client):
+    spec = client.get("/openapi.json").json()
+    text_ = json.dumps(spec)
+    assert "HTTPValidationError" not in text_
+    problem_schema = spec["components"]["schemas"]["Problem"]
+    assert set(problem_schema["required"]) == PROBLEM_KEYS
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "A personal access token."
+    }
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+            if path == "/healthz":
+                assert "security" not in operation
+                assert "503" in operation["responses"]
+            else:
+                assert operation["security"] == [{"bearerAuth": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+    # Every route of the app is documented.
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    served = {(m, r.path) for r in api_routes(app) if r.include_in_schema for m in r.methods}
+    assert served == documented

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.api import errors
+from plaudit.api.errors import PROBLEM_JSON, STATUS_BY_CODE
 from plaudit.api.middleware import RequestContext
 from plaudit.api.routes import audit, cycles, nominations, people, results
 from plaudit.clock import Clock, system_clock
@@ -52,7 +53,11 @@ def create_app(
     errors.install(app)
     app.add_middleware(RequestContext)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": 'The database is unreachable: `{"status": "error", "database": "unreachable"}`'}},
+    )
     def healthz(request: Request) -> JSONResponse:
         try:
             with request.app.state.sessionmaker() as session:
@@ -64,4 +69,73 @@ def create_app(
 
     for module in (people, cycles, nominations, results, audit):
         app.include_router(module.router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details. `code` is stable and machine-readable; "
+    "`errors` comes with `validation_error` only.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "examples": ["urn:plaudit:problem:validation_error"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _problem_response(description: str) -> dict:
+    return {"description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def document_problems(schema: dict) -> dict:
+    """Make the OpenAPI document tell the truth about errors and auth: every
+    error is `application/problem+json` (FastAPI would advertise its own 422
+    shape), every path but the public ones takes a bearer token and may
+    answer 401."""
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    components.setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http", "scheme": "bearer", "description": "A personal access token."
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                responses["422"] = _problem_response(
+                    "`validation_error` (the body or query does not match the schema) or a rule's 422 code"
+                )
+            if path in PUBLIC_PATHS:
+                continue
+            operation["security"] = [{"bearerAuth": []}]
+            responses["401"] = _problem_response("`unauthenticated`: no, unknown, expired or revoked token")
+            responses["4XX"] = _problem_response("Any other error: see the code table in the API contract")
+    return schema
