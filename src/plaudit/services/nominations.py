@@ -31,7 +31,10 @@ processes; the counts are read after it in a new statement, so they see every
 committed competitor. The insert is `INSERT … ON CONFLICT DO NOTHING` on the
 partial unique index `uq_nominations_live_pair`: a row that sneaks past the
 check still becomes `duplicate_nomination`, never a 500 — the same guarantee
-as a savepoint around the insert, in one round trip instead of three.
+as a savepoint around the insert, in one round trip instead of three. When the
+cycle has no quota, rule 7 is decided by that insert alone (a competing
+uncommitted insert of the same pair makes it wait, then do nothing), so the
+count query is skipped.
 """
 
 import uuid
