@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from plaudit import paging
@@ -43,6 +43,13 @@ def to_json(value: Any) -> Any:
 def snapshot(entity: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """The named attributes of a model instance, JSON-ready, secrets left out."""
     return {f: to_json(getattr(entity, f)) for f in fields if f not in SECRET_FIELDS}
+
+
+# Built once: every change in the system goes through here, so the statement
+# should hit SQLAlchemy's compiled cache rather than be rebuilt per call.
+_INSERT = insert(AuditLog.__table__).values(
+    {c: bindparam(c) for c in ("id", "actor_id", "action", "entity_type", "entity_id", "payload", "request_id")}
+)
 
 
 def record(
@@ -82,16 +89,17 @@ def record(
         payload = {"before": before}
     if extra:
         payload.update(to_json(extra))
-    session.execute(
-        insert(AuditLog).values(
-            id=uuid.uuid4(),
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            payload=payload,
-            request_id=session.info.get("request_id"),
-        )
+    session.connection().execute(
+        _INSERT,
+        {
+            "id": uuid.uuid4(),
+            "actor_id": actor_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "payload": payload,
+            "request_id": session.info.get("request_id"),
+        },
     )
     return True
 
