@@ -3,6 +3,7 @@ query validation, authentication, request ids, the transaction boundary, and
 "no input, however malformed, produces a 500" (API.md)."""
 
 import json
+import re
 import typing
 import uuid
 from datetime import datetime
@@ -589,7 +590,24 @@ def _requests(app, ids: dict[str, str]):
                             yield method, good_path, json.dumps({**plausible, field: [{**value[0], inner: bad}]}).encode()
 
 
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _times_not_in_utc(value) -> list[str]:
+    """Every time (a `*_at` field) in a JSON document that is not UTC."""
+    if isinstance(value, dict):
+        found = [
+            v for k, v in value.items()
+            if k.endswith("_at") and isinstance(v, str) and not (ISO_TIME.match(v) and v.endswith(("Z", "+00:00")))
+        ]
+        return found + [t for v in value.values() for t in _times_not_in_utc(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _times_not_in_utc(v)]
+    return []
+
+
 def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, admin_headers):
+    """...and whatever succeeds answers with times in UTC (API.md "Times")."""
     failures = []
     count = 0
     for method, url, raw in _requests(app, fuzz_world):
@@ -598,6 +616,9 @@ def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, ad
             headers["content-type"] = "application/json"
         response = client.request(method, url, content=raw, headers=headers)
         count += 1
+        if response.status_code < 300 and response.headers.get("content-type") == "application/json":
+            if local := _times_not_in_utc(response.json()):
+                failures.append((method, url, (raw or b"")[:200], f"times not in UTC: {local[:3]}"))
         if response.status_code >= 500:
             failures.append((method, url, (raw or b"")[:200], response.status_code))
         elif response.status_code >= 400 and response.headers.get("content-type") != "application/problem+json":
@@ -684,3 +705,12 @@ def test_openapi_documents_errors_as_problem_json_and_bearer_auth(app, client):
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     served = {(m, r.path) for r in api_routes(app) if r.include_in_schema for m in r.methods}
     assert served == documented
+
+
+def test_lists_default_to_50_items(session, client, admin_headers):
+    for i in range(55):
+        make_user(session, display_name=f"Default {i:02d}")
+    page = client.get("/users", headers=admin_headers, params={"q": "Default"}).json()
+    assert len(page["items"]) == 50 and page["next_cursor"]
+    rest = client.get("/users", headers=admin_headers, params={"q": "Default", "cursor": page["next_cursor"]}).json()
+    assert len(rest["items"]) == 5 and rest["next_cursor"] is None
