@@ -119,6 +119,9 @@ def test_simultaneous_duplicate_nominations_across_workers_let_exactly_one_throu
         assert len(listed["items"]) == 1
         audit = _ok(admin.get("/audit-logs", params={"action": "nomination.create", "actor_id": nominator["id"]}))
         assert len(audit["items"]) == 1
+        # The audit row carries the id of the one request that succeeded.
+        (winner,) = [r for r in responses if r.status_code == 201]
+        assert audit["items"][0]["request_id"] == winner.headers["x-request-id"]
 
 
 def test_simultaneous_nominations_over_quota_across_workers_let_exactly_the_quota_through(live_server: LiveServer):
