@@ -1,0 +1,89 @@
+"""A-style comparison of create_nomination variants (python -m bench.experiments.service_variants [N]):
+raw psycopg, the service as is, pre-ping off + a pre-built Core audit INSERT, and the
+2-statement prototype (lean_service). Rates and CPU per nomination."""
+import time, uuid, sys, statistics
+
+import psycopg
+from sqlalchemy import select, insert, func, text, and_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from bench import loaders
+from bench.common import Server, server_url, postmaster_pid, tree_cpu
+from bench.create_nomination import run_raw, _pairs, JUSTIFICATION
+from plaudit.clock import FixedClock
+from plaudit.db.session import make_engine, make_sessionmaker
+from plaudit.models import User, Nomination, AuditLog
+from plaudit.models.enums import Role
+from plaudit.services import nominations as svc, audit
+import plaudit.services.nominations as nm
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+server = Server(server_url())
+
+AUDIT_INSERT = insert(AuditLog.__table__)
+
+def record_core(session, *, actor_id, action, entity_type, entity_id, before=None, after=None, extra=None):
+    payload = {"after": audit._clean(after)}
+    session.execute(AUDIT_INSERT, {"id": uuid.uuid4(), "actor_id": actor_id, "action": action,
+        "entity_type": entity_type, "entity_id": entity_id, "payload": payload,
+        "request_id": session.info.get("request_id")})
+    return True
+
+with server.fresh_database("exp") as db:
+    now = loaders.now_utc(); clock = FixedClock(now)
+    with psycopg.connect(server.libpq_for(db)) as conn:
+        nominators = loaders.make_users(conn, 200, role=Role.employee, tag="nominator")
+        nominees = loaders.make_users(conn, 60, role=Role.employee, tag="nominee")
+        cycles = {k: loaders.make_cycle(conn, now=now, phase="nominating", name=k).cycle_id
+                  for k in ["raw", "as_is", "no_preping+core_audit", "lean_2_statements"]}
+        conn.commit(); conn.execute("ANALYZE"); conn.commit()
+        pg = postmaster_pid(conn)
+    eng_ping = make_engine(server.url_for(db))
+    eng_noping = make_engine(server.url_for(db), pool_pre_ping=False)
+    f_ping, f_noping = make_sessionmaker(eng_ping), make_sessionmaker(eng_noping)
+    with f_ping() as s:
+        actors = {u.id: u for u in s.scalars(select(User).where(User.id.in_(nominators)))}
+        s.expunge_all()
+    raw_conn = psycopg.connect(server.libpq_for(db), options="-c timezone=UTC")
+    results = {}
+    pairs = {k: _pairs(c, nominators, nominees, N * 4).pairs for k, c in cycles.items()}
+    pos = {k: 0 for k in cycles}
+
+    def svc_loop(factory, cycle_id, ps):
+        for a, b in ps:
+            with factory() as s, s.begin():
+                svc.create_nomination(s, actors[a], cycle_id, nominee_id=b, justification=JUSTIFICATION, clock=clock)
+
+    def run(kind, chunk):
+        ps = pairs[kind][pos[kind]:pos[kind] + chunk]; pos[kind] += chunk
+        orig = audit.record
+        if kind == "raw":
+            fn = lambda: run_raw(raw_conn, cycles["raw"], ps)
+        elif kind == "as_is":
+            fn = lambda: svc_loop(f_ping, cycles[kind], ps)
+        elif kind == "no_preping":
+            fn = lambda: svc_loop(f_noping, cycles[kind], ps)
+        elif kind == "lean_2_statements":
+            from bench.experiments.lean_service import create_nomination_lean
+            def fn():
+                for a, b in ps:
+                    with f_ping() as s, s.begin():
+                        create_nomination_lean(s, actors[a], cycles[kind], nominee_id=b, justification=JUSTIFICATION, clock=clock)
+        else:
+            def fn():
+                nm.audit.record = record_core
+                try: svc_loop(f_noping, cycles[kind], ps)
+                finally: nm.audit.record = orig
+        t0, c0, p0 = time.perf_counter(), time.process_time(), tree_cpu(pg)
+        fn()
+        r = results.setdefault(kind, [0, 0, 0, 0])
+        r[0] += time.perf_counter() - t0; r[1] += time.process_time() - c0; r[2] += tree_cpu(pg) - p0; r[3] += chunk
+
+    for k in cycles: run(k, 30)  # warm-up
+    results.clear()
+    for _ in range(4):
+        for k in cycles: run(k, N // 4)
+    raw_conn.close(); eng_ping.dispose(); eng_noping.dispose()
+    base = results["raw"]
+    for k, (wall, py, pgc, n) in results.items():
+        print(f"{k:24} {n / wall:7.0f}/s  wall {wall / n * 1000:5.2f} ms  py {py / n * 1000:5.3f} ms  pg {pgc / n * 1000:5.3f} ms"
+              f"  rate ratio {(n / wall) / (base[3] / base[0]):.2f}  cpu ratio {(base[1] + base[2]) / (py + pgc):.2f}")
