@@ -86,6 +86,24 @@ def test_models_and_migrations_do_not_drift(empty_db):
     command.check(migrate.alembic_config(empty_db))
 
 
+def test_server_defaults_and_types_do_not_drift_either(empty_db):
+    """`alembic check` as configured compares types but not server defaults;
+    compare those too, so a changed `server_default` needs a migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    migrate.upgrade(empty_db)
+    engine = make_engine(empty_db, pool_pre_ping=False)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True, "target_metadata": Base.metadata}
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
 def test_there_is_a_single_head():
     heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
     assert len(heads) == 1, heads
