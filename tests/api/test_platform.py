@@ -714,3 +714,56 @@ def test_lists_default_to_50_items(session, client, admin_headers):
     assert len(page["items"]) == 50 and page["next_cursor"]
     rest = client.get("/users", headers=admin_headers, params={"q": "Default", "cursor": page["next_cursor"]}).json()
     assert len(rest["items"]) == 5 and rest["next_cursor"] is None
+
+
+# --- the contract's paths, exactly ----------------------------------------------------------
+
+# API.md, "Paths": method and path of every row, verbatim.
+API_MD_PATHS = """
+GET /healthz
+GET /users/me
+GET /users
+POST /users
+GET /users/{id}
+PATCH /users/{id}
+POST /users/{id}/tokens
+DELETE /tokens/{id}
+GET /users/{id}/awards
+GET /teams
+POST /teams
+GET /teams/{id}
+PATCH /teams/{id}
+GET /cycles
+POST /cycles
+GET /cycles/{id}
+PATCH /cycles/{id}
+DELETE /cycles/{id}
+POST /cycles/{id}/publish
+POST /cycles/{id}/finalize
+POST /cycles/{id}/archive
+GET /cycles/{id}/criteria
+POST /cycles/{id}/criteria
+PUT /cycles/{id}/criteria
+PATCH /criteria/{id}
+DELETE /criteria/{id}
+GET /cycles/{id}/nominations
+POST /cycles/{id}/nominations
+GET /nominations/{id}
+PATCH /nominations/{id}
+POST /nominations/{id}/withdraw
+PUT /nominations/{id}/approval
+GET /nominations/{id}/approvals
+GET /cycles/{id}/preview
+GET /cycles/{id}/results
+GET /audit-logs
+"""
+
+
+def test_the_app_serves_exactly_the_paths_of_the_contract(app):
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
+    contract = {(m, shape(p)) for m, p in (line.split() for line in API_MD_PATHS.strip().splitlines())}
+    served = {(m, shape(r.path)) for r in api_routes(app) for m in r.methods if r.path != "/healthz"}
+    served.add(("GET", "/healthz"))
+    assert served == contract
