@@ -62,8 +62,9 @@ def _start_spy(proc: "Proc"):
         return None
     exe = os.environ.get("BENCH_PYSPY_BIN", "py-spy")
     log(f"py-spy sampling plaudit serve into {out}")
+    extra = os.environ.get("BENCH_PYSPY_ARGS", "--gil").split()  # --gil: only the thread holding the GIL (Python CPU)
     return subprocess.Popen(
-        [exe, "record", "--subprocesses", "-r", "200", "-f", "raw", "-o", out, "-p", str(proc.popen.pid)],
+        [exe, "record", "--subprocesses", *extra, "-r", "200", "-f", "raw", "-o", out, "-p", str(proc.popen.pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
