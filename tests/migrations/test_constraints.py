@@ -274,8 +274,6 @@ def test_boundary_values_are_accepted(session: Session, world: World):
     make_approval(session, world.nomination, world.bob, decision="reject", comment="no")
 
 
-@pytest.mark.xfail(strict=True, reason="schema gap reported to the lead: btrim() strips spaces only, "
-                   "so text padded with newlines/tabs passes the length and non-blank checks")
 @pytest.mark.parametrize(
     "violate",
     [

@@ -15,7 +15,9 @@ class Nomination(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint("nominator_id <> nominee_id", name="not_self"),
         CheckConstraint(
-            "char_length(btrim(justification)) BETWEEN 10 AND 5000", name="justification_length"
+            # Trimmed like Python's str.strip(): btrim() alone strips spaces only.
+            r"char_length(regexp_replace(justification, '^\s+|\s+$', '', 'g')) BETWEEN 10 AND 5000",
+            name="justification_length",
         ),
         CheckConstraint(sql_in("status", NominationStatus), name="status"),
         CheckConstraint("(status = 'withdrawn') = (withdrawn_at IS NOT NULL)", name="withdrawn_at"),
@@ -49,7 +51,7 @@ class Approval(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(sql_in("decision", Decision), name="decision"),
         CheckConstraint("char_length(comment) <= 2000", name="comment_length"),
         CheckConstraint(
-            "decision <> 'reject' OR (comment IS NOT NULL AND btrim(comment) <> '')",
+            r"decision <> 'reject' OR (comment IS NOT NULL AND comment ~ '\S')",
             name="reject_has_comment",
         ),
         # One approval per approver per nomination (the constraint behind the upsert).
