@@ -1,6 +1,7 @@
 """A-style comparison of create_nomination variants (python -m bench.experiments.service_variants [N]):
-raw psycopg, the service as is, pre-ping off + a pre-built Core audit INSERT, and the
-2-statement prototype (lean_service). Rates and CPU per nomination."""
+raw psycopg, the service as is (engine with pre-ping, as the app), as is without pre-ping,
+the 2-statement prototype (lean_service), and that prototype on the session's psycopg
+connection without pre-ping. Rates and CPU per nomination."""
 import time, uuid, sys, statistics
 
 import psycopg
@@ -19,22 +20,13 @@ import plaudit.services.nominations as nm
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 600
 server = Server(server_url())
 
-AUDIT_INSERT = insert(AuditLog.__table__)
-
-def record_core(session, *, actor_id, action, entity_type, entity_id, before=None, after=None, extra=None):
-    payload = {"after": audit._clean(after)}
-    session.execute(AUDIT_INSERT, {"id": uuid.uuid4(), "actor_id": actor_id, "action": action,
-        "entity_type": entity_type, "entity_id": entity_id, "payload": payload,
-        "request_id": session.info.get("request_id")})
-    return True
-
 with server.fresh_database("exp") as db:
     now = loaders.now_utc(); clock = FixedClock(now)
     with psycopg.connect(server.libpq_for(db)) as conn:
         nominators = loaders.make_users(conn, 200, role=Role.employee, tag="nominator")
         nominees = loaders.make_users(conn, 60, role=Role.employee, tag="nominee")
         cycles = {k: loaders.make_cycle(conn, now=now, phase="nominating", name=k).cycle_id
-                  for k in ["raw", "as_is", "no_preping+core_audit", "lean_2_statements"]}
+                  for k in ["raw", "as_is", "no_preping", "lean_2_statements", "lean_driver_no_preping"]}
         conn.commit(); conn.execute("ANALYZE"); conn.commit()
         pg = postmaster_pid(conn)
     eng_ping = make_engine(server.url_for(db))
@@ -55,13 +47,18 @@ with server.fresh_database("exp") as db:
 
     def run(kind, chunk):
         ps = pairs[kind][pos[kind]:pos[kind] + chunk]; pos[kind] += chunk
-        orig = audit.record
         if kind == "raw":
             fn = lambda: run_raw(raw_conn, cycles["raw"], ps)
         elif kind == "as_is":
             fn = lambda: svc_loop(f_ping, cycles[kind], ps)
         elif kind == "no_preping":
             fn = lambda: svc_loop(f_noping, cycles[kind], ps)
+        elif kind == "lean_driver_no_preping":
+            from bench.experiments.lean_service import create_nomination_driver
+            def fn():
+                for a, b in ps:
+                    with f_noping() as s, s.begin():
+                        create_nomination_driver(s, actors[a], cycles[kind], nominee_id=b, justification=JUSTIFICATION, clock=clock)
         elif kind == "lean_2_statements":
             from bench.experiments.lean_service import create_nomination_lean
             def fn():
@@ -69,10 +66,7 @@ with server.fresh_database("exp") as db:
                     with f_ping() as s, s.begin():
                         create_nomination_lean(s, actors[a], cycles[kind], nominee_id=b, justification=JUSTIFICATION, clock=clock)
         else:
-            def fn():
-                nm.audit.record = record_core
-                try: svc_loop(f_noping, cycles[kind], ps)
-                finally: nm.audit.record = orig
+            raise ValueError(kind)
         t0, c0, p0 = time.perf_counter(), time.process_time(), tree_cpu(pg)
         fn()
         r = results.setdefault(kind, [0, 0, 0, 0])
