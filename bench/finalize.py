@@ -152,7 +152,8 @@ def run(
     from plaudit.clock import FixedClock
     from plaudit.db.session import make_engine
 
-    title = f"B. finalize vs bare ranking SELECT ({nominations:,} nominations, {repeats} copies)"
+    title = (f"B. finalize vs bare ranking SELECT ({nominations:,} nominations, "
+             f"{repeats} cop{'y' if repeats == 1 else 'ies'})")
     if not available():
         return block(
             title,
