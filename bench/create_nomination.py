@@ -13,7 +13,7 @@ machine, table growth) hits both alike. Rates are totals over all rounds.
 
 from __future__ import annotations
 
-import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -179,8 +179,10 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
 
     raw_rate = len(raw_rest) / raw_s
     lines = [
-        f"raw psycopg (2 prepared INSERTs + COMMIT): {raw_rate:8.1f} nominations/s "
-        f"({1000 / raw_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in raw_rates)})",
+        (
+            f"raw psycopg (2 prepared INSERTs + COMMIT): {raw_rate:8.1f} nominations/s "
+            f"({1000 / raw_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in raw_rates)})"
+        ),
     ]
     if not have_service:
         lines.append("service: plaudit.services.nominations.create_nomination not available yet")
@@ -197,7 +199,7 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
         py, pg = cpu[side]
         lines.append(f"  {side:8} Python {py / n * 1000:6.3f} ms   PostgreSQL {pg / n * 1000:6.3f} ms")
     (rpy, rpg), (spy, spg) = cpu["raw"], cpu["service"]
-    if rpg == rpg and spg == spg:  # not NaN
+    if not (math.isnan(rpg) or math.isnan(spg)):
         lines.append(f"  CPU-cost ratio (raw CPU / service CPU): {(rpy + rpg) / (spy + spg):.3f}")
     lines.append(f"rows written by the service: {svc_rows} nominations; audit rows (both sides): {audit_rows}")
     return block(

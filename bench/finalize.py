@@ -228,18 +228,24 @@ def run(
     ratio = fin / sel
     mem_ratio = peak_big / peak_small if peak_small else float("inf")
     lines += [
-        f"data: {info['nominations']:,} approved nominations, {info['approvals']:,} approvals, "
-        f"{info['ratings']:,} ratings, {ranked:,} ranked nominees (load {info['load_s']:.1f} s)",
-        f"bare ranking SELECT (execute + fetch all):  {sel * 1000:9.1f} ms  median of "
-        f"{', '.join(f'{x * 1000:.0f}' for x in selects)}",
+        (
+            f"data: {info['nominations']:,} approved nominations, {info['approvals']:,} approvals, "
+            f"{info['ratings']:,} ratings, {ranked:,} ranked nominees (load {info['load_s']:.1f} s)"
+        ),
+        (
+            f"bare ranking SELECT (execute + fetch all):  {sel * 1000:9.1f} ms  median of "
+            f"{', '.join(f'{x * 1000:.0f}' for x in selects)}"
+        ),
         f"  of which server only (count(*) over it): {srv * 1000:9.1f} ms",
-        f"finalize (own transaction, committed):      {fin * 1000:9.1f} ms  median of "
-        f"{', '.join(f'{x * 1000:.0f}' for x in finals)}",
+        (
+            f"finalize (own transaction, committed):      {fin * 1000:9.1f} ms  median of "
+            f"{', '.join(f'{x * 1000:.0f}' for x in finals)}"
+        ),
         f"finalize / SELECT: {ratio:.3f}   (target <= {TARGET})",
         "CPU (medians; independent of other load on the machine):",
         "  bare SELECT: Python {:7.0f} ms   PostgreSQL {:7.0f} ms".format(*(x * 1000 for x in cpu.median("select"))),
         "  finalize:    Python {:7.0f} ms   PostgreSQL {:7.0f} ms".format(*(x * 1000 for x in cpu.median("finalize"))),
-        f"Python peak memory during finalize (tracemalloc):",
+        "Python peak memory during finalize (tracemalloc):",
         f"  {small_nominations:>9,} nominations ({ranked_small:,} ranked): {peak_small / 2**20:8.2f} MiB",
         f"  {nominations:>9,} nominations ({ranked:,} ranked): {peak_big / 2**20:8.2f} MiB",
         f"  big / small: {mem_ratio:.2f}   (flat: <= {MEMORY_FLAT})",

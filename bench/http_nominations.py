@@ -46,14 +46,23 @@ import httpx
 import psycopg
 
 from bench import loaders
-from bench.common import ROOT, CpuMeter, Outcome, Server, block, log, percentile, postmaster_pid
+from bench.common import (
+    ROOT,
+    CpuMeter,
+    Outcome,
+    Server,
+    block,
+    log,
+    percentile,
+    postmaster_pid,
+)
 from plaudit.models.enums import Role
 
 TARGET = 0.70
 JUSTIFICATION = "Consistently goes above and beyond for the team."
 
 
-def _start_spy(proc: "Proc"):
+def _start_spy(proc: Proc):
     """With BENCH_PYSPY=FILE (and py-spy on PATH or BENCH_PYSPY_BIN), sample the
     Plaudit server's workers during the timed rounds into FILE (collapsed
     stacks: one line per stack with its sample count, for flame graphs)."""
@@ -151,7 +160,7 @@ class Target:
     sessions: int = 0  # PostgreSQL sessions (connections) opened during the timed rounds
 
 
-async def _post_raw(host: str, port: int, path: str, jobs, record: bool, target: "Target") -> None:
+async def _post_raw(host: str, port: int, path: str, jobs, record: bool, target: Target) -> None:
     """One keep-alive HTTP/1.1 connection sending the requests in `jobs` one after another.
 
     A deliberately minimal client (pre-built request bytes, Content-Length
@@ -330,10 +339,14 @@ def run(
 
     (p_rate, p_p50, p_p99), (b_rate, b_p50, b_p99) = summary(targets[0]), summary(targets[1])
     lines = [
-        f"plaudit serve:  {p_rate:8.1f} req/s   p50 {p_p50:7.1f} ms   p99 {p_p99:7.1f} ms"
-        f"   (load generator CPU {targets[0].loadgen_cpu / targets[0].seconds:.0%} of one core)",
-        f"bare endpoint:  {b_rate:8.1f} req/s   p50 {b_p50:7.1f} ms   p99 {b_p99:7.1f} ms"
-        f"   (load generator CPU {targets[1].loadgen_cpu / targets[1].seconds:.0%} of one core)",
+        (
+            f"plaudit serve:  {p_rate:8.1f} req/s   p50 {p_p50:7.1f} ms   p99 {p_p99:7.1f} ms"
+            f"   (load generator CPU {targets[0].loadgen_cpu / targets[0].seconds:.0%} of one core)"
+        ),
+        (
+            f"bare endpoint:  {b_rate:8.1f} req/s   p50 {b_p50:7.1f} ms   p99 {b_p99:7.1f} ms"
+            f"   (load generator CPU {targets[1].loadgen_cpu / targets[1].seconds:.0%} of one core)"
+        ),
         "CPU per request (all processes, so independent of other load on the machine):",
     ]
     for t in targets:

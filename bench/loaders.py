@@ -44,36 +44,34 @@ def _fmt(value) -> str:
 def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """COPY `rows` into `table(columns)` in text format, in chunks; returns the row count."""
     count = 0
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            buf = io.StringIO()
-            for row in rows:
-                buf.write("\t".join(_fmt(v) for v in row))
-                buf.write("\n")
-                count += 1
-                if count % CHUNK == 0:
-                    copy.write(buf.getvalue())
-                    buf = io.StringIO()
-            if buf.tell():
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        buf = io.StringIO()
+        for row in rows:
+            buf.write("\t".join(_fmt(v) for v in row))
+            buf.write("\n")
+            count += 1
+            if count % CHUNK == 0:
                 copy.write(buf.getvalue())
+                buf = io.StringIO()
+        if buf.tell():
+            copy.write(buf.getvalue())
     return count
 
 
 def copy_lines(conn: psycopg.Connection, table: str, columns: Sequence[str], lines: Iterable[str]) -> int:
     """COPY preformatted text-format lines (each ending in a newline); returns the row count."""
     count = 0
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            chunk: list[str] = []
-            for line in lines:
-                chunk.append(line)
-                if len(chunk) == CHUNK:
-                    copy.write("".join(chunk))
-                    count += len(chunk)
-                    chunk = []
-            if chunk:
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == CHUNK:
                 copy.write("".join(chunk))
                 count += len(chunk)
+                chunk = []
+        if chunk:
+            copy.write("".join(chunk))
+            count += len(chunk)
     return count
 
 

@@ -1,14 +1,18 @@
 """finalize variants on copies of one loaded cycle (python -m bench.experiments.finalize_variants [N]):
 as is; without reading the results back (what a service returning a summary and a
 streamed response would cost); each with SET LOCAL work_mem = 64MB."""
-import sys, time, tracemalloc, statistics
-from sqlalchemy import text, event
-from bench.common import Server, server_url
+import sys
+import time
+import tracemalloc
+
+from sqlalchemy import text
+
 from bench import loaders
+from bench.common import Server, server_url
 from bench.finalize import load_template, time_select
 from plaudit.clock import FixedClock
 from plaudit.db.session import make_engine, make_sessionmaker
-import plaudit.services.ranking as ranking
+from plaudit.services import ranking
 
 server = Server(server_url()); now = loaders.now_utc(); clock = FixedClock(now)
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100000

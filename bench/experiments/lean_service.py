@@ -6,11 +6,21 @@ ON CONFLICT DO NOTHING and its audit row in one CTE statement. Returns a Row
 (attribute access like a Nomination). Messages are placeholders.
 """
 import uuid
-from sqlalchemy import text, bindparam, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
-from plaudit.errors import NotFound, Forbidden, CycleState, WindowClosed, InvalidNominee, SelfNomination, DuplicateNomination, QuotaExceeded
-from plaudit.services.nominations import clean_justification, _lock_key
+
+from sqlalchemy import Uuid, bindparam, text
+
+from plaudit.errors import (
+    CycleState,
+    DuplicateNomination,
+    Forbidden,
+    InvalidNominee,
+    NotFound,
+    QuotaExceeded,
+    SelfNomination,
+    WindowClosed,
+)
 from plaudit.services.cycles import window_open
+from plaudit.services.nominations import _lock_key, clean_justification
 
 CHECK = text("""
 SELECT c.status, c.nominator_roles, c.nomination_opens_at, c.nomination_closes_at,

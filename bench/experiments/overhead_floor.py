@@ -1,11 +1,14 @@
 """The SQLAlchemy floor: a Session transaction with 1 or 2 text statements vs psycopg
 (python -m bench.experiments.overhead_floor)."""
-import sys, time, uuid
+import time
+import uuid
 
-from sqlalchemy import text
 import psycopg
+from sqlalchemy import text
+
 from bench.common import Server, server_url
 from plaudit.db.session import make_engine, make_sessionmaker
+
 s = Server(server_url()); url = s.url_for("postgres")
 N=2000
 t=time.process_time(); [uuid.uuid4() for _ in range(N)]; print("uuid4 us", (time.process_time()-t)/N*1e6)

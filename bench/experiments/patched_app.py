@@ -9,9 +9,10 @@ EXP_CORE_AUTH=1: authentication with a prebuilt Core SELECT returning a row, not
 (only valid together with EXP_LEAN_SERVICE, which needs just actor.id and actor.role).
 """
 import os
+
 from plaudit.api import deps
 from plaudit.api.app import create_app as _create_app
-import plaudit.services.nominations as nominations
+from plaudit.services import nominations
 
 
 def _core_authenticate():

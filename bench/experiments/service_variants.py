@@ -2,20 +2,20 @@
 raw psycopg, the service as is (engine with pre-ping, as the app), as is without pre-ping,
 the 2-statement prototype (lean_service), and that prototype on the session's psycopg
 connection without pre-ping. Rates and CPU per nomination."""
-import time, uuid, sys, statistics
+import sys
+import time
 
 import psycopg
-from sqlalchemy import select, insert, func, text, and_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
+
 from bench import loaders
-from bench.common import Server, server_url, postmaster_pid, tree_cpu
-from bench.create_nomination import run_raw, _pairs, JUSTIFICATION
+from bench.common import Server, postmaster_pid, server_url, tree_cpu
+from bench.create_nomination import JUSTIFICATION, _pairs, run_raw
 from plaudit.clock import FixedClock
 from plaudit.db.session import make_engine, make_sessionmaker
-from plaudit.models import User, Nomination, AuditLog
+from plaudit.models import User
 from plaudit.models.enums import Role
-from plaudit.services import nominations as svc, audit
-import plaudit.services.nominations as nm
+from plaudit.services import nominations as svc
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 600
 server = Server(server_url())

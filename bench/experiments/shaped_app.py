@@ -1,13 +1,16 @@
 """Experiment app (BENCH_PLAUDIT_APP=bench.experiments.shaped_app:create_app): the bare endpoint but with Plaudit's dependency SHAPE (generator session dep with
 scope=function, sync clock dep, sync auth dep doing its own SELECT, pydantic response model),
 all on raw psycopg: isolates FastAPI-shape cost from SQLAlchemy cost."""
-import hashlib, uuid
+import hashlib
+import uuid
 from datetime import datetime
 from typing import Annotated
-from fastapi import Depends, FastAPI, Request, HTTPException
-from pydantic import BaseModel, ConfigDict
+
+from fastapi import Depends, FastAPI, HTTPException, Request
 from psycopg.types.json import Jsonb
-from bench.bare_app import pool, NominationIn
+from pydantic import BaseModel, ConfigDict
+
+from bench.bare_app import NominationIn, pool
 from plaudit.clock import system_clock
 
 
