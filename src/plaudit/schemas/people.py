@@ -14,7 +14,8 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from plaudit.models.enums import Role
 from plaudit.schemas.common import Out, StrictBody
-from plaudit.services.users import EMAIL_MAX, NAME_MAX, normalize_email
+from plaudit.services.users import EMAIL_MAX, normalize_email
+from plaudit.services.validation import NAME_MAX
 
 Email = Annotated[
     str,

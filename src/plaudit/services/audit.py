@@ -40,6 +40,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def actor_id_of(actor: User | None) -> uuid.UUID | None:
+    """The `actor_id` of an audit row: the acting user's id, None for the command line."""
+    return actor.id if actor is not None else None
+
+
 def snapshot(entity: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """The named attributes of a model instance, JSON-ready, secrets left out."""
     return {f: to_json(getattr(entity, f)) for f in fields if f not in SECRET_FIELDS}

@@ -38,8 +38,9 @@ from plaudit.errors import CycleState, DuplicateName, NotFound, ValidationFailed
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus
 from plaudit.services import audit
-from plaudit.services.cycles import ONE, clean_text, field_error, format_weight, get_cycle, unique_guard
+from plaudit.services.cycles import ONE, format_weight, get_cycle
 from plaudit.services.users import require_admin
+from plaudit.services.validation import clean_text, field_error, unique_guard
 
 CRITERION_FIELDS = ("cycle_id", "name", "description", "weight", "position")
 SETTABLE_FIELDS = ("name", "description", "weight", "position")
@@ -176,9 +177,6 @@ def _taken(name: str) -> DuplicateName:
     return DuplicateName(f"this cycle already has a criterion named {name!r}")
 
 
-def _actor_id(actor: User | None) -> uuid.UUID | None:
-    return actor.id if actor is not None else None
-
 
 def add_criterion(
     session: Session,
@@ -211,7 +209,7 @@ def add_criterion(
         session.add(criterion)
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="criterion.create",
         entity_type="criterion",
         entity_id=criterion.id,
@@ -244,7 +242,7 @@ def update_criterion(
             setattr(criterion, field, value)
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="criterion.update",
         entity_type="criterion",
         entity_id=criterion.id,
@@ -266,7 +264,7 @@ def delete_criterion(session: Session, actor: User | None, criterion_id: uuid.UU
     session.flush()
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="criterion.delete",
         entity_type="criterion",
         entity_id=criterion_id,
@@ -336,7 +334,7 @@ def replace_criteria(
     if after != before:
         audit.record(
             session,
-            actor_id=_actor_id(actor),
+            actor_id=audit.actor_id_of(actor),
             action="criteria.replace",
             entity_type="cycle",
             entity_id=cycle.id,

@@ -35,19 +35,16 @@ Decisions where the spec is silent:
 """
 
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plaudit.errors import (
     CycleState,
-    DomainError,
     DuplicateName,
     InvalidWindows,
     NotFound,
@@ -59,6 +56,7 @@ from plaudit.models.enums import CycleStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
 from plaudit.services import audit
 from plaudit.services.users import require_admin
+from plaudit.services.validation import clean_text, field_error, unique_guard
 
 # What a cycle audit row records (everything but ids and bookkeeping times).
 CYCLE_FIELDS = (
@@ -154,27 +152,7 @@ def approvals_open(cycle: Cycle, now: datetime) -> bool:
     )
 
 
-# --- value checks (shared with criteria) -------------------------------------
-
-
-def field_error(field: str, msg: str, *, loc: list[Any] | None = None) -> ValidationFailed:
-    """A `validation_error` naming one field (`loc` defaults to body.<field>)."""
-    return ValidationFailed(f"{field}: {msg}", errors=[{"loc": loc or ["body", field], "msg": msg}])
-
-
-def clean_text(value: Any, field: str, *, min_len: int, max_len: int, strip: bool,
-               loc: list[Any] | None = None) -> str:
-    """A string of `min_len`..`max_len` characters (after trimming when `strip`);
-    NUL characters, which PostgreSQL text cannot hold, are refused."""
-    if not isinstance(value, str):
-        raise field_error(field, "must be a string", loc=loc)
-    if strip:
-        value = value.strip()
-    if "\x00" in value:
-        raise field_error(field, "must not contain NUL characters", loc=loc)
-    if not min_len <= len(value) <= max_len:
-        raise field_error(field, f"must be {min_len} to {max_len} characters long", loc=loc)
-    return value
+# --- value checks ------------------------------------------------------------
 
 
 def _int(value: Any, field: str, low: int, high: int) -> int:
@@ -266,27 +244,6 @@ def _taken(name: str) -> DuplicateName:
     return DuplicateName(f"a cycle named {name!r} already exists")
 
 
-@contextmanager
-def unique_guard(session: Session, constraint: str, error: DomainError) -> Iterator[None]:
-    """Make the changes of the `with` body and flush them in a SAVEPOINT; a
-    violation of the unique index `constraint` (a race the service's own
-    check could not see) becomes `error`, and the session stays usable.
-
-    The changes must be made INSIDE the body: a savepoint that rolls back
-    only forgets what was done within it."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError as exc:
-        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == constraint:
-            raise error from None
-        raise
-
-
-def _actor_id(actor: User | None) -> uuid.UUID | None:
-    return actor.id if actor is not None else None
-
 
 # --- lifecycle ---------------------------------------------------------------
 
@@ -333,12 +290,12 @@ def create_cycle(
     _check_rating_scale(values)
     check_windows(values)
     _check_name_free(session, values["name"])
-    cycle = Cycle(**values, status=CycleStatus.draft.value, created_by=_actor_id(actor))
+    cycle = Cycle(**values, status=CycleStatus.draft.value, created_by=audit.actor_id_of(actor))
     with unique_guard(session, "uq_cycles_lower_name", _taken(values["name"])):
         session.add(cycle)
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="cycle.create",
         entity_type="cycle",
         entity_id=cycle.id,
@@ -393,7 +350,7 @@ def update_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, chan
             setattr(cycle, field, value)
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="cycle.update",
         entity_type="cycle",
         entity_id=cycle.id,
@@ -419,7 +376,7 @@ def delete_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID) -> N
     session.flush()
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="cycle.delete",
         entity_type="cycle",
         entity_id=cycle_id,
@@ -467,7 +424,7 @@ def publish_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
     session.flush()
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="cycle.publish",
         entity_type="cycle",
         entity_id=cycle.id,
@@ -495,7 +452,7 @@ def archive_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
     session.flush()
     audit.record(
         session,
-        actor_id=_actor_id(actor),
+        actor_id=audit.actor_id_of(actor),
         action="cycle.archive",
         entity_type="cycle",
         entity_id=cycle.id,

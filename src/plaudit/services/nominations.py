@@ -400,7 +400,7 @@ def withdraw_nomination(
     session.flush()
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="nomination.withdraw",
         entity_type="nomination",
         entity_id=nomination.id,

@@ -287,7 +287,7 @@ def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock
     session.flush()
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="cycle.finalize",
         entity_type="cycle",
         entity_id=cycle.id,

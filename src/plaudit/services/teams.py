@@ -22,16 +22,8 @@ from plaudit import paging
 from plaudit.errors import DuplicateName, NotFound
 from plaudit.models import Team, User
 from plaudit.services import audit
-from plaudit.services.users import (
-    MANAGER_ROLES,
-    UNSET,
-    Unset,
-    checked_field,
-    invalid,
-    normalize_name,
-    require_admin,
-    unique_guard,
-)
+from plaudit.services.users import MANAGER_ROLES, UNSET, Unset, require_admin
+from plaudit.services.validation import checked_field, field_error, normalize_name, unique_guard
 
 TEAM_FIELDS = ("name", "manager_id")
 UNIQUE_NAME = "uq_teams_lower_name"
@@ -75,7 +67,7 @@ def create_team(
         session.add(team)
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="team.create",
         entity_type="team",
         entity_id=team.id,
@@ -123,7 +115,7 @@ def update_team(
             setattr(team, key, value)
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="team.update",
         entity_type="team",
         entity_id=team.id,
@@ -156,8 +148,8 @@ def _check_manager(session: Session, manager_id: uuid.UUID | None) -> None:
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if manager is None:
-        raise invalid("manager_id", f"no user {manager_id}")
+        raise field_error("manager_id", f"no user {manager_id}")
     if manager.role not in MANAGER_ROLES:
-        raise invalid("manager_id", f"the manager must have role manager or admin, not {manager.role}")
+        raise field_error("manager_id", f"the manager must have role manager or admin, not {manager.role}")
     if not manager.is_active:
-        raise invalid("manager_id", "the manager must be an active user")
+        raise field_error("manager_id", "the manager must be an active user")

@@ -26,7 +26,7 @@ from plaudit.models import ApiToken, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
 from plaudit.services.auth import hash_token, new_secret
-from plaudit.services.users import checked_field, invalid, normalize_name
+from plaudit.services.validation import checked_field, field_error, normalize_name
 
 TOKEN_FIELDS = ("user_id", "name", "expires_at", "revoked_at")
 
@@ -57,9 +57,9 @@ def create_token(
     name = checked_field("name", normalize_name, name)
     if expires_at is not None:
         if expires_at.tzinfo is None:
-            raise invalid("expires_at", "must have a UTC offset")
+            raise field_error("expires_at", "must have a UTC offset")
         if expires_at <= now:
-            raise invalid("expires_at", "must be in the future")
+            raise field_error("expires_at", "must be in the future")
         expires_at = expires_at.astimezone(UTC)
     secret = new_secret()
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), expires_at=expires_at)
@@ -67,7 +67,7 @@ def create_token(
     session.flush()
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="token.create",
         entity_type="token",
         entity_id=token.id,
@@ -96,7 +96,7 @@ def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, n
     session.flush()
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="token.revoke",
         entity_type="token",
         entity_id=token.id,

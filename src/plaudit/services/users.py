@@ -21,27 +21,22 @@ Decisions where the spec is silent:
 """
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plaudit import paging
-from plaudit.errors import DomainError, DuplicateName, Forbidden, NotFound, ValidationFailed
+from plaudit.errors import DuplicateName, Forbidden, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
-
-T = TypeVar("T")
+from plaudit.services.validation import checked_field, field_error, normalize_name, unique_guard
 
 USER_FIELDS = ("email", "display_name", "role", "team_id", "is_active")
 MANAGER_ROLES = frozenset({Role.manager.value, Role.admin.value})
 EMAIL_MAX = 320
-NAME_MAX = 200
 # pg_advisory_xact_lock key taken by updates that may change who is an active admin.
 ADMIN_SET_LOCK = 0x706C_6164_6D69_6E  # "pladmin"
 
@@ -66,11 +61,6 @@ def require_admin(actor: User | None) -> None:
         raise Forbidden("only admins may do this")
 
 
-def invalid(field: str, msg: str) -> ValidationFailed:
-    """A `validation_error` about one body field."""
-    return ValidationFailed(f"{field}: {msg}", errors=[{"loc": ["body", field], "msg": msg}])
-
-
 def normalize_email(value: str) -> str:
     """The stored form of an email (trimmed, lower-case), or ValueError.
 
@@ -86,26 +76,6 @@ def normalize_email(value: str) -> str:
     if len(email) > EMAIL_MAX:
         raise ValueError(f"must be at most {EMAIL_MAX} characters")
     return email
-
-
-def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
-    """A name trimmed of surrounding whitespace, 1..max_length characters, or ValueError."""
-    name = value.strip()
-    if not name:
-        raise ValueError("must not be blank")
-    if "\x00" in name:
-        raise ValueError("must not contain NUL characters")
-    if len(name) > max_length:
-        raise ValueError(f"must be at most {max_length} characters")
-    return name
-
-
-def checked_field(field: str, normalize: Callable[[Any], T], value: Any) -> T:
-    """`normalize(value)`, its ValueError turned into `validation_error` on `field`."""
-    try:
-        return normalize(value)
-    except ValueError as error:
-        raise invalid(field, str(error)) from None
 
 
 def get_user(session: Session, actor: User | None, user_id: uuid.UUID) -> User:
@@ -153,7 +123,7 @@ def _matches(q: str) -> ColumnElement[bool]:
 
 def _team_for(session: Session, team_id: uuid.UUID | None) -> uuid.UUID | None:
     if team_id is not None and session.get(Team, team_id) is None:
-        raise invalid("team_id", f"no team {team_id}")
+        raise field_error("team_id", f"no team {team_id}")
     return team_id
 
 
@@ -184,7 +154,7 @@ def create_user(
         session.add(user)
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="user.create",
         entity_type="user",
         entity_id=user.id,
@@ -240,7 +210,7 @@ def update_user(
     if user.role in MANAGER_ROLES and new_role not in MANAGER_ROLES:
         managed = session.scalars(select(Team.name).where(Team.manager_id == user.id).order_by(Team.name)).all()
         if managed:
-            raise invalid("role", f"the user manages {', '.join(managed)}; assign another manager first")
+            raise field_error("role", f"the user manages {', '.join(managed)}; assign another manager first")
     if user.role == Role.admin and user.is_active and (
         new_role != Role.admin or not changes.get("is_active", True)
     ):
@@ -252,7 +222,7 @@ def update_user(
     session.flush()
     audit.record(
         session,
-        actor_id=actor.id if actor else None,
+        actor_id=audit.actor_id_of(actor),
         action="user.update",
         entity_type="user",
         entity_id=user.id,
@@ -269,20 +239,5 @@ def _keep_an_admin(session: Session, user: User, field: str) -> None:
         select(func.count()).where(User.role == Role.admin, User.is_active.is_(True), User.id != user.id)
     )
     if not others:
-        raise invalid(field, "this is the last active admin; make another user admin first")
+        raise field_error(field, "this is the last active admin; make another user admin first")
 
-
-@contextmanager
-def unique_guard(session: Session, constraint: str, error: DomainError) -> Iterator[None]:
-    """Make the changes of the `with` body and flush them in a SAVEPOINT; a
-    violation of the unique constraint or index `constraint` (a race the
-    service's own pre-check could not see) becomes `error`, and the session
-    stays usable. Make the changes INSIDE the body."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError as exc:
-        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == constraint:
-            raise error from None
-        raise

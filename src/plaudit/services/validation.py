@@ -1,0 +1,81 @@
+"""Checks shared by the services: one-field `validation_error`s, text values,
+and the unique-index guard that turns a lost race into the precise domain error.
+
+Two text checkers exist on purpose, because their messages are part of the
+API's observable behaviour: `clean_text` (cycles, criteria: "must be 1 to 200
+characters long") and `normalize_name` (users, teams, tokens: "must not be
+blank" / "must be at most 200 characters", raised as ValueError so schemas can
+reuse it; `checked_field` turns it into `validation_error`).
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plaudit.errors import DomainError, ValidationFailed
+
+T = TypeVar("T")
+
+NAME_MAX = 200
+
+
+def field_error(field: str, msg: str, *, loc: list[Any] | None = None) -> ValidationFailed:
+    """A `validation_error` naming one field (`loc` defaults to body.<field>)."""
+    return ValidationFailed(f"{field}: {msg}", errors=[{"loc": loc or ["body", field], "msg": msg}])
+
+
+def clean_text(value: Any, field: str, *, min_len: int, max_len: int, strip: bool,
+               loc: list[Any] | None = None) -> str:
+    """A string of `min_len`..`max_len` characters (after trimming when `strip`);
+    NUL characters, which PostgreSQL text cannot hold, are refused."""
+    if not isinstance(value, str):
+        raise field_error(field, "must be a string", loc=loc)
+    if strip:
+        value = value.strip()
+    if "\x00" in value:
+        raise field_error(field, "must not contain NUL characters", loc=loc)
+    if not min_len <= len(value) <= max_len:
+        raise field_error(field, f"must be {min_len} to {max_len} characters long", loc=loc)
+    return value
+
+
+def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
+    """A name trimmed of surrounding whitespace, 1..max_length characters, or ValueError."""
+    name = value.strip()
+    if not name:
+        raise ValueError("must not be blank")
+    if "\x00" in name:
+        raise ValueError("must not contain NUL characters")
+    if len(name) > max_length:
+        raise ValueError(f"must be at most {max_length} characters")
+    return name
+
+
+def checked_field(field: str, normalize: Callable[[Any], T], value: Any) -> T:
+    """`normalize(value)`, its ValueError turned into `validation_error` on `field`."""
+    try:
+        return normalize(value)
+    except ValueError as error:
+        raise field_error(field, str(error)) from None
+
+
+@contextmanager
+def unique_guard(session: Session, constraint: str, error: DomainError) -> Iterator[None]:
+    """Make the changes of the `with` body and flush them in a SAVEPOINT; a
+    violation of the unique constraint or index `constraint` (a race the
+    service's own check could not see) becomes `error`, and the session stays
+    usable.
+
+    The changes must be made INSIDE the body: a savepoint that rolls back
+    only forgets what was done within it."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == constraint:
+            raise error from None
+        raise
