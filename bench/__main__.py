@@ -32,8 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g = p.add_argument_group("A. create (service create_nomination vs raw psycopg)")
     g.add_argument("--creates", type=int, default=_env_int("BENCH_CREATES", 3000),
                    help="nominations per side (env BENCH_CREATES, default 3000)")
-    g.add_argument("--create-rounds", type=int, default=_env_int("BENCH_CREATE_ROUNDS", 3),
-                   help="alternating rounds (env BENCH_CREATE_ROUNDS, default 3)")
+    g.add_argument("--create-rounds", type=int, default=_env_int("BENCH_CREATE_ROUNDS", 5),
+                   help="alternating rounds (env BENCH_CREATE_ROUNDS, default 5)")
     g.add_argument("--profile", metavar="FILE", default=os.environ.get("BENCH_PROFILE"),
                    help="write a cProfile of the last service round (A) / of one finalize (B) to FILE[.create|.finalize]")
     g = p.add_argument_group("B. finalize (finalize vs the bare ranking SELECT)")

@@ -8,7 +8,9 @@ holding the two prepared INSERTs (nomination + audit row), autocommit off.
 Both run in the same database, in alternating rounds (baseline, service,
 baseline, service, ...) on distinct (nominator, nominee) pairs of their own
 published cycle (open windows, unlimited quota), so drift (other load on the
-machine, table growth) hits both alike. Rates are totals over all rounds.
+machine, table growth) hits both alike. Each side's rate is its best round
+(like `timeit`: other load only ever slows a round down); the overall rates
+and the CPU per nomination (which other load barely moves) are printed too.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def run_service(session_factory, actors: dict, cycle_id: uuid.UUID, pairs, clock
     return time.perf_counter() - started
 
 
-def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: str | None = None) -> Outcome:
+def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: str | None = None) -> Outcome:
     from sqlalchemy import select
 
     from plaudit.clock import FixedClock
@@ -177,21 +179,23 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 3, profile: st
             raw_conn.close()
             engine.dispose()
 
-    raw_rate = len(raw_rest) / raw_s
+    raw_rate = max(raw_rates)
     lines = [
         (
-            f"raw psycopg (2 prepared INSERTs + COMMIT): {raw_rate:8.1f} nominations/s "
-            f"({1000 / raw_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in raw_rates)})"
+            f"raw psycopg (2 prepared INSERTs + COMMIT): {raw_rate:8.1f} nominations/s best round "
+            f"({1000 / raw_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in raw_rates)}; "
+            f"overall {len(raw_rest) / raw_s:.0f})"
         ),
     ]
     if not have_service:
         lines.append("service: plaudit.services.nominations.create_nomination not available yet")
         return block(title, lines, Outcome("A create_nomination", None, f">= {TARGET:.0%} of raw", None, "no service"))
-    svc_rate = len(svc_rest) / svc_s
+    svc_rate = max(svc_rates)
     ratio = svc_rate / raw_rate
     lines.append(
-        f"service create_nomination + COMMIT:        {svc_rate:8.1f} nominations/s "
-        f"({1000 / svc_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in svc_rates)})"
+        f"service create_nomination + COMMIT:        {svc_rate:8.1f} nominations/s best round "
+        f"({1000 / svc_rate:.2f} ms each; rounds {', '.join(f'{x:.0f}' for x in svc_rates)}; "
+        f"overall {len(svc_rest) / svc_s:.0f})"
     )
     n = len(svc_rest)
     lines.append("CPU per nomination (independent of other load on the machine):")
