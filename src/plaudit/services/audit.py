@@ -3,9 +3,14 @@
 `record` is the only way rows reach `audit_logs`. Because it runs in the same
 session as the change, a rollback takes the audit row with it, and a failed
 audit insert fails the change. A change that changes nothing writes nothing.
+
+`add_and_record` and `change_and_record` are the two common shapes around it
+(insert an entity / set some of its fields, flush, write the row).
 """
 
 import uuid
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -107,6 +112,61 @@ def record(
         },
     )
     return True
+
+
+def add_and_record(
+    session: Session,
+    actor: User | None,
+    entity: Any,
+    *,
+    action: str,
+    entity_type: str,
+    fields: tuple[str, ...],
+    guard: AbstractContextManager[Any] | None = None,
+) -> None:
+    """Insert `entity` (flushed; inside `guard` when given, e.g. a
+    `validation.unique_guard`) and write its `action` row, `after` = `fields`."""
+    with guard if guard is not None else nullcontext():
+        session.add(entity)
+    session.flush()
+    record(
+        session,
+        actor_id=actor_id_of(actor),
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity.id,
+        after=snapshot(entity, fields),
+    )
+
+
+def change_and_record(
+    session: Session,
+    actor: User | None,
+    entity: Any,
+    changes: Mapping[str, Any],
+    *,
+    action: str,
+    entity_type: str,
+    fields: tuple[str, ...],
+    guard: AbstractContextManager[Any] | None = None,
+) -> None:
+    """Set `changes` on `entity` (flushed; inside `guard` when given) and write
+    its `action` row with `fields` before and after (the payload keeps only
+    the fields that differ; nothing is written when none does)."""
+    before = snapshot(entity, fields)
+    with guard if guard is not None else nullcontext():
+        for field, value in changes.items():
+            setattr(entity, field, value)
+    session.flush()
+    record(
+        session,
+        actor_id=actor_id_of(actor),
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity.id,
+        before=before,
+        after=snapshot(entity, fields),
+    )
 
 
 def _clean(data: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -205,15 +205,9 @@ def add_criterion(
         values["position"] = 0 if highest is None else min(highest + 1, INT32_MAX)
     _check_name_free(session, cycle.id, values["name"])
     criterion = Criterion(cycle_id=cycle.id, **values)
-    with _guard(session, _taken(values["name"])):
-        session.add(criterion)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="criterion.create",
-        entity_type="criterion",
-        entity_id=criterion.id,
-        after=audit.snapshot(criterion, CRITERION_FIELDS),
+    audit.add_and_record(
+        session, actor, criterion, action="criterion.create", entity_type="criterion", fields=CRITERION_FIELDS,
+        guard=_guard(session, _taken(values["name"])),
     )
     return criterion
 
@@ -234,21 +228,11 @@ def update_criterion(
     if "name" in values and values["name"] != criterion.name:
         _check_name_free(session, criterion.cycle_id, values["name"], except_id=criterion.id)
     diff = {field: value for field, value in values.items() if getattr(criterion, field) != value}
-    if not diff:
-        return criterion
-    before = audit.snapshot(criterion, CRITERION_FIELDS)
-    with _guard(session, _taken(diff.get("name", criterion.name))):
-        for field, value in diff.items():
-            setattr(criterion, field, value)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="criterion.update",
-        entity_type="criterion",
-        entity_id=criterion.id,
-        before=before,
-        after=audit.snapshot(criterion, CRITERION_FIELDS),
-    )
+    if diff:
+        audit.change_and_record(
+            session, actor, criterion, diff, action="criterion.update", entity_type="criterion",
+            fields=CRITERION_FIELDS, guard=_guard(session, _taken(diff.get("name", criterion.name))),
+        )
     return criterion
 
 

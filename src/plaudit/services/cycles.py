@@ -244,6 +244,11 @@ def _taken(name: str) -> DuplicateName:
     return DuplicateName(f"a cycle named {name!r} already exists")
 
 
+def _name_guard(session: Session, name: str):
+    """Changes made in this block are flushed in a savepoint; a race on the
+    unique name index becomes `duplicate_name` for `name`."""
+    return unique_guard(session, "uq_cycles_lower_name", _taken(name))
+
 
 # --- lifecycle ---------------------------------------------------------------
 
@@ -291,15 +296,9 @@ def create_cycle(
     check_windows(values)
     _check_name_free(session, values["name"])
     cycle = Cycle(**values, status=CycleStatus.draft.value, created_by=audit.actor_id_of(actor))
-    with unique_guard(session, "uq_cycles_lower_name", _taken(values["name"])):
-        session.add(cycle)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="cycle.create",
-        entity_type="cycle",
-        entity_id=cycle.id,
-        after=audit.snapshot(cycle, CYCLE_FIELDS),
+    audit.add_and_record(
+        session, actor, cycle, action="cycle.create", entity_type="cycle", fields=CYCLE_FIELDS,
+        guard=_name_guard(session, values["name"]),
     )
     return cycle
 
@@ -342,21 +341,11 @@ def update_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, chan
         _check_name_free(session, cleaned["name"], except_id=cycle.id)
 
     diff = {field: value for field, value in cleaned.items() if getattr(cycle, field) != value}
-    if not diff:
-        return cycle
-    before = audit.snapshot(cycle, CYCLE_FIELDS)
-    with unique_guard(session, "uq_cycles_lower_name", _taken(diff.get("name", cycle.name))):
-        for field, value in diff.items():
-            setattr(cycle, field, value)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="cycle.update",
-        entity_type="cycle",
-        entity_id=cycle.id,
-        before=before,
-        after=audit.snapshot(cycle, CYCLE_FIELDS),
-    )
+    if diff:
+        audit.change_and_record(
+            session, actor, cycle, diff, action="cycle.update", entity_type="cycle", fields=CYCLE_FIELDS,
+            guard=_name_guard(session, diff.get("name", cycle.name)),
+        )
     return cycle
 
 
@@ -418,19 +407,7 @@ def publish_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
     if total != ONE:
         raise WeightsInvalid(f"criteria weights sum to {format_weight(total)}, not 1")
     check_windows({f: getattr(cycle, f) for f in WINDOW_FIELDS})
-    before = audit.snapshot(cycle, CYCLE_FIELDS)
-    cycle.status = CycleStatus.published.value
-    cycle.published_at = _utc(now, "now")
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="cycle.publish",
-        entity_type="cycle",
-        entity_id=cycle.id,
-        before=before,
-        after=audit.snapshot(cycle, CYCLE_FIELDS),
-    )
+    _move(session, actor, cycle, CycleStatus.published, "published_at", now, action="cycle.publish")
     return cycle
 
 
@@ -446,20 +423,16 @@ def archive_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
         return cycle
     if cycle.status != CycleStatus.finalized:
         raise CycleState(f"only finalized cycles can be archived; this one is {cycle.status}")
-    before = audit.snapshot(cycle, CYCLE_FIELDS)
-    cycle.status = CycleStatus.archived.value
-    cycle.archived_at = _utc(now, "now")
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="cycle.archive",
-        entity_type="cycle",
-        entity_id=cycle.id,
-        before=before,
-        after=audit.snapshot(cycle, CYCLE_FIELDS),
-    )
+    _move(session, actor, cycle, CycleStatus.archived, "archived_at", now, action="cycle.archive")
     return cycle
+
+
+def _move(
+    session: Session, actor: User | None, cycle: Cycle, status: CycleStatus, stamp: str, now: datetime, *, action: str
+) -> None:
+    """Set the cycle's `status` and its `stamp` time to `now`; writes `action`."""
+    changes = {"status": status.value, stamp: _utc(now, "now")}
+    audit.change_and_record(session, actor, cycle, changes, action=action, entity_type="cycle", fields=CYCLE_FIELDS)
 
 
 def list_cycles(

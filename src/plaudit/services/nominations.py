@@ -360,17 +360,9 @@ def update_nomination(
         raise NominationState("a nomination can be edited only while pending and before any approval")
     if nomination.justification == justification:
         return nomination
-    before = audit.snapshot(nomination, ("justification",))
-    nomination.justification = justification
-    session.flush()
-    audit.record(
-        session,
-        actor_id=actor.id,
-        action="nomination.update",
-        entity_type="nomination",
-        entity_id=nomination.id,
-        before=before,
-        after=audit.snapshot(nomination, ("justification",)),
+    audit.change_and_record(
+        session, actor, nomination, {"justification": justification},
+        action="nomination.update", entity_type="nomination", fields=("justification",),
     )
     return nomination
 
@@ -394,18 +386,9 @@ def withdraw_nomination(
         return nomination
     if cycle.status != CycleStatus.published:
         raise CycleState(f"cycle is {cycle.status}; nominations can be withdrawn only while it is published")
-    before = audit.snapshot(nomination, ("status", "withdrawn_at"))
-    nomination.status = NominationStatus.withdrawn.value
-    nomination.withdrawn_at = now
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="nomination.withdraw",
-        entity_type="nomination",
-        entity_id=nomination.id,
-        before=before,
-        after=audit.snapshot(nomination, ("status", "withdrawn_at")),
+    audit.change_and_record(
+        session, actor, nomination, {"status": NominationStatus.withdrawn.value, "withdrawn_at": now},
+        action="nomination.withdraw", entity_type="nomination", fields=("status", "withdrawn_at"),
     )
     return nomination
 

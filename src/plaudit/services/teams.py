@@ -63,15 +63,9 @@ def create_team(
     _check_name_free(session, name, None)
     _check_manager(session, manager_id)
     team = Team(name=name, manager_id=manager_id)
-    with unique_guard(session, UNIQUE_NAME, _taken(name)):
-        session.add(team)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="team.create",
-        entity_type="team",
-        entity_id=team.id,
-        after=audit.snapshot(team, TEAM_FIELDS),
+    audit.add_and_record(
+        session, actor, team, action="team.create", entity_type="team", fields=TEAM_FIELDS,
+        guard=unique_guard(session, UNIQUE_NAME, _taken(name)),
     )
     return team
 
@@ -109,18 +103,9 @@ def update_team(
         _check_name_free(session, changes["name"], team.id)
     if "manager_id" in changes:
         _check_manager(session, changes["manager_id"])
-    before = audit.snapshot(team, TEAM_FIELDS)
-    with unique_guard(session, UNIQUE_NAME, _taken(changes.get("name", team.name))):
-        for key, value in changes.items():
-            setattr(team, key, value)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="team.update",
-        entity_type="team",
-        entity_id=team.id,
-        before=before,
-        after=audit.snapshot(team, TEAM_FIELDS),
+    audit.change_and_record(
+        session, actor, team, changes, action="team.update", entity_type="team", fields=TEAM_FIELDS,
+        guard=unique_guard(session, UNIQUE_NAME, _taken(changes.get("name", team.name))),
     )
     return team
 

@@ -63,16 +63,7 @@ def create_token(
         expires_at = expires_at.astimezone(UTC)
     secret = new_secret()
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), expires_at=expires_at)
-    session.add(token)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="token.create",
-        entity_type="token",
-        entity_id=token.id,
-        after=audit.snapshot(token, TOKEN_FIELDS),
-    )
+    audit.add_and_record(session, actor, token, action="token.create", entity_type="token", fields=TOKEN_FIELDS)
     return IssuedToken(token=token, secret=secret)
 
 
@@ -91,16 +82,7 @@ def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, n
         raise NotFound(f"token {token_id} not found")
     if token.revoked_at is not None:
         return token
-    before = audit.snapshot(token, ("revoked_at",))
-    token.revoked_at = now
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="token.revoke",
-        entity_type="token",
-        entity_id=token.id,
-        before=before,
-        after=audit.snapshot(token, ("revoked_at",)),
+    audit.change_and_record(
+        session, actor, token, {"revoked_at": now}, action="token.revoke", entity_type="token", fields=("revoked_at",)
     )
     return token

@@ -150,15 +150,9 @@ def create_user(
         raise DuplicateName(f"a user with email {email} already exists")
     _team_for(session, team_id)
     user = User(email=email, display_name=display_name, role=role.value, team_id=team_id, is_active=True)
-    with unique_guard(session, "uq_users_email", DuplicateName(f"a user with email {email} already exists")):
-        session.add(user)
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="user.create",
-        entity_type="user",
-        entity_id=user.id,
-        after=audit.snapshot(user, USER_FIELDS),
+    audit.add_and_record(
+        session, actor, user, action="user.create", entity_type="user", fields=USER_FIELDS,
+        guard=unique_guard(session, "uq_users_email", DuplicateName(f"a user with email {email} already exists")),
     )
     return user
 
@@ -216,19 +210,7 @@ def update_user(
     ):
         _keep_an_admin(session, user, "role" if "role" in changes else "is_active")
 
-    before = audit.snapshot(user, USER_FIELDS)
-    for key, value in changes.items():
-        setattr(user, key, value)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="user.update",
-        entity_type="user",
-        entity_id=user.id,
-        before=before,
-        after=audit.snapshot(user, USER_FIELDS),
-    )
+    audit.change_and_record(session, actor, user, changes, action="user.update", entity_type="user", fields=USER_FIELDS)
     return user
 
 
