@@ -90,3 +90,11 @@ class Items(BaseModel, Generic[T]):
     """An unpaged list: `{"items": [...]}`."""
 
     items: list[T]
+
+
+OutT = TypeVar("OutT", bound=Out)
+
+
+def page_of(found: Any, schema: type[OutT]) -> Page[OutT]:
+    """A service's `paging.Page` of ORM rows as a response page of `schema`."""
+    return Page[schema](items=[schema.model_validate(item) for item in found.items], next_cursor=found.next_cursor)

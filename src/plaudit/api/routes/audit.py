@@ -8,7 +8,7 @@ from pydantic import AwareDatetime
 
 from plaudit.api.deps import CurrentUser, PageDep, SessionDep
 from plaudit.schemas.audit import AuditEntry
-from plaudit.schemas.common import Page
+from plaudit.schemas.common import Page, page_of
 from plaudit.services import audit
 
 router = APIRouter()
@@ -31,4 +31,4 @@ def list_audit_logs(
         session, actor, entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, action=action,
         since=since, until=until, limit=page.limit, cursor=page.cursor,
     )
-    return Page[AuditEntry](items=[AuditEntry.model_validate(row) for row in found.items], next_cursor=found.next_cursor)
+    return page_of(found, AuditEntry)

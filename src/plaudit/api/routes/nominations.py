@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.models.enums import NominationStatus
 from plaudit.schemas import nominations as schemas
-from plaudit.schemas.common import Items, Page
+from plaudit.schemas.common import Items, Page, page_of
 from plaudit.services import approvals, nominations
 
 router = APIRouter(tags=["nominations"])
@@ -28,9 +28,7 @@ def list_nominations(
         session, actor, cycle_id, status=status, nominee_id=nominee_id, nominator_id=nominator_id,
         limit=page.limit, cursor=page.cursor,
     )
-    return Page[schemas.Nomination](
-        items=[schemas.Nomination.model_validate(n) for n in found.items], next_cursor=found.next_cursor
-    )
+    return page_of(found, schemas.Nomination)
 
 
 @router.post("/cycles/{cycle_id}/nominations", status_code=status.HTTP_201_CREATED)

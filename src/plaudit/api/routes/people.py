@@ -1,23 +1,16 @@
 """HTTP routes: users, teams and tokens (thin: parse, call a service, return a schema)."""
 
 import uuid
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from plaudit import paging
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.schemas import people as schemas
-from plaudit.schemas.common import Out, Page
+from plaudit.schemas.common import Page, page_of
 from plaudit.services import teams, tokens, users
 
 router = APIRouter()
-S = TypeVar("S", bound=Out)
-
-
-def _page(found: paging.Page, schema: type[S]) -> Page[S]:
-    """A service's page of ORM rows as a response page of `schema`."""
-    return Page[schema](items=[schema.model_validate(item) for item in found.items], next_cursor=found.next_cursor)
 
 
 # /users/me is declared before /users/{user_id} so "me" is never parsed as an id.
@@ -41,7 +34,7 @@ def list_users(
         session, actor, q=q, team_id=team_id, include_inactive=include_inactive,
         limit=page.limit, cursor=page.cursor,
     )
-    return _page(found, schemas.User)
+    return page_of(found, schemas.User)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
@@ -86,7 +79,7 @@ def revoke_token(token_id: uuid.UUID, session: SessionDep, actor: CurrentUser, c
 @router.get("/teams", tags=["teams"])
 def list_teams(session: SessionDep, actor: CurrentUser, page: PageDep) -> Page[schemas.Team]:
     """All teams, by name."""
-    return _page(teams.list_teams(session, actor, limit=page.limit, cursor=page.cursor), schemas.Team)
+    return page_of(teams.list_teams(session, actor, limit=page.limit, cursor=page.cursor), schemas.Team)
 
 
 @router.post("/teams", status_code=status.HTTP_201_CREATED, tags=["teams"])
