@@ -58,26 +58,6 @@ from plaudit.services import audit
 from plaudit.services.users import require_admin
 from plaudit.services.validation import clean_text, field_error, unique_guard
 
-# What a cycle audit row records (everything but ids and bookkeeping times).
-CYCLE_FIELDS = (
-    "name",
-    "description",
-    "status",
-    "nomination_opens_at",
-    "nomination_closes_at",
-    "approval_opens_at",
-    "approval_closes_at",
-    "rating_min",
-    "rating_max",
-    "required_approvals",
-    "max_nominations_per_nominator",
-    "award_slots",
-    "nominator_roles",
-    "published_at",
-    "finalized_at",
-    "archived_at",
-)
-
 # Fields an admin sets (create: all of them; update: those editable in the status).
 SETTABLE_FIELDS = (
     "name",
@@ -93,6 +73,8 @@ SETTABLE_FIELDS = (
     "award_slots",
     "nominator_roles",
 )
+# What a cycle audit row records (everything but ids and bookkeeping times).
+CYCLE_FIELDS = (*SETTABLE_FIELDS, "status", "published_at", "finalized_at", "archived_at")
 WINDOW_FIELDS = ("nomination_opens_at", "nomination_closes_at", "approval_opens_at", "approval_closes_at")
 EDITABLE_WHEN_PUBLISHED = frozenset({"description", *WINDOW_FIELDS, "award_slots", "nominator_roles"})
 NULLABLE_FIELDS = frozenset({"max_nominations_per_nominator"})

@@ -22,6 +22,7 @@ from plaudit import paging
 from plaudit.errors import DuplicateName, NotFound
 from plaudit.models import Team, User
 from plaudit.services import audit
+from plaudit.services.lookup import get_or_not_found, locked_for_update
 from plaudit.services.users import MANAGER_ROLES, UNSET, Unset, require_admin
 from plaudit.services.validation import checked_field, field_error, normalize_name, unique_guard
 
@@ -31,10 +32,7 @@ UNIQUE_NAME = "uq_teams_lower_name"
 
 def get_team(session: Session, actor: User | None, team_id: uuid.UUID) -> Team:
     """Any user may read any team; unknown ids are `not_found`."""
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"team {team_id} not found")
-    return team
+    return get_or_not_found(session, Team, team_id, "team")
 
 
 def list_teams(
@@ -85,10 +83,7 @@ def update_team(
     that changes nothing writes nothing.
     """
     require_admin(actor)
-    team = session.execute(
-        select(Team).where(Team.id == team_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    team = locked_for_update(session, Team, team_id)
     if team is None:
         raise NotFound(f"team {team_id} not found")
     changes: dict = {}

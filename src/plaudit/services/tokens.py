@@ -18,7 +18,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plaudit.errors import Forbidden, NotFound
@@ -26,6 +25,7 @@ from plaudit.models import ApiToken, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
 from plaudit.services.auth import hash_token, new_secret
+from plaudit.services.lookup import locked_for_update
 from plaudit.services.validation import checked_field, field_error, normalize_name
 
 TOKEN_FIELDS = ("user_id", "name", "expires_at", "revoked_at")
@@ -74,10 +74,7 @@ def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, n
     row. Otherwise sets `revoked_at = now` and writes `token.revoke`. The row
     is locked so concurrent revokes write exactly one audit row.
     """
-    token = session.execute(
-        select(ApiToken).where(ApiToken.id == token_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    token = locked_for_update(session, ApiToken, token_id)
     if token is None or (actor is not None and actor.role != Role.admin and actor.id != token.user_id):
         raise NotFound(f"token {token_id} not found")
     if token.revoked_at is not None:

@@ -32,6 +32,7 @@ from plaudit.errors import DuplicateName, Forbidden, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
 from plaudit.services import audit
+from plaudit.services.lookup import get_or_not_found, locked_for_update
 from plaudit.services.validation import checked_field, field_error, normalize_name, unique_guard
 
 USER_FIELDS = ("email", "display_name", "role", "team_id", "is_active")
@@ -80,10 +81,7 @@ def normalize_email(value: str) -> str:
 
 def get_user(session: Session, actor: User | None, user_id: uuid.UUID) -> User:
     """Any user may read any user, active or not; unknown ids are `not_found`."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found")
-    return user
+    return get_or_not_found(session, User, user_id, "user")
 
 
 def list_users(
@@ -181,10 +179,7 @@ def update_user(
         session.execute(select(func.pg_advisory_xact_lock(ADMIN_SET_LOCK)))
     # FOR NO KEY UPDATE: serializes with team updates that make this user a
     # manager (they lock the user FOR SHARE), so the role rule holds under races.
-    user = session.execute(
-        select(User).where(User.id == user_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    user = locked_for_update(session, User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
     changes: dict[str, Any] = {}
