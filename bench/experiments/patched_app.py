@@ -90,7 +90,7 @@ def create_app():
     engine = None
     if os.environ.get("EXP_POOL") or os.environ.get("EXP_NO_PREPING"):
         from plaudit.db.session import make_engine
-        options = {"pool_pre_ping": not os.environ.get("EXP_NO_PREPING")}
+        options = {"pool_pre_ping": False} if os.environ.get("EXP_NO_PREPING") else {}
         if os.environ.get("EXP_POOL"):
             options.update(pool_size=int(os.environ["EXP_POOL"]), max_overflow=10)
         engine = make_engine(**options)
