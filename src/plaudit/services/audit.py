@@ -4,8 +4,9 @@
 session as the change, a rollback takes the audit row with it, and a failed
 audit insert fails the change. A change that changes nothing writes nothing.
 
-`add_and_record` and `change_and_record` are the two common shapes around it
-(insert an entity / set some of its fields, flush, write the row).
+`add_and_record`, `change_and_record` and `delete_and_record` are the common
+shapes around it (insert an entity / set some of its fields / delete it,
+flush, write the row).
 """
 
 import uuid
@@ -166,6 +167,25 @@ def change_and_record(
         entity_id=entity.id,
         before=before,
         after=snapshot(entity, fields),
+    )
+
+
+def delete_and_record(
+    session: Session, actor: User | None, entity: Any, before: dict[str, Any], *, action: str, entity_type: str
+) -> None:
+    """Delete `entity` (flushed) and write its `action` row with `before`
+    (what was deleted: usually `snapshot(entity, FIELDS)`, plus anything
+    that went with it)."""
+    entity_id = entity.id
+    session.delete(entity)
+    session.flush()
+    record(
+        session,
+        actor_id=actor_id_of(actor),
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
     )
 
 

@@ -243,16 +243,9 @@ def delete_criterion(session: Session, actor: User | None, criterion_id: uuid.UU
     """
     require_admin(actor)
     criterion = _locked_criterion(session, actor, criterion_id)
-    before = audit.snapshot(criterion, CRITERION_FIELDS)
-    session.delete(criterion)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="criterion.delete",
-        entity_type="criterion",
-        entity_id=criterion_id,
-        before=before,
+    audit.delete_and_record(
+        session, actor, criterion, audit.snapshot(criterion, CRITERION_FIELDS),
+        action="criterion.delete", entity_type="criterion",
     )
 
 

@@ -343,16 +343,7 @@ def delete_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID) -> N
         raise CycleState(f"only draft cycles can be deleted; this one is {cycle.status}")
     before = audit.snapshot(cycle, CYCLE_FIELDS)
     before["criteria"] = criteria_snapshot(ordered_criteria(session, cycle.id))
-    session.delete(cycle)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=audit.actor_id_of(actor),
-        action="cycle.delete",
-        entity_type="cycle",
-        entity_id=cycle_id,
-        before=before,
-    )
+    audit.delete_and_record(session, actor, cycle, before, action="cycle.delete", entity_type="cycle")
 
 
 def weights_sum(session: Session, cycle_id: uuid.UUID) -> tuple[int, Decimal]:
