@@ -5,6 +5,7 @@ Add a factory at the END of this file with a small focused edit; never rewrite i
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -177,3 +178,30 @@ def make_approval(
         session.add(ApprovalRating(approval_id=approval.id, criterion_id=criterion.id, value=value))
     session.flush()
     return approval
+
+
+@dataclass
+class Org:
+    """The people around one nomination: `nominee` and `nominator` are in
+    `team`, managed by `manager`; `other_manager` manages another team;
+    `stranger` has no team."""
+
+    admin: User
+    manager: User
+    team: Team
+    nominee: User
+    nominator: User
+    other_manager: User
+    stranger: User
+
+
+def make_org(session: Session) -> Org:
+    admin = make_user(session, role="admin")
+    manager = make_user(session, role="manager")
+    team = make_team(session, manager=manager)
+    nominee = make_user(session, team=team)
+    nominator = make_user(session, team=team)
+    other_manager = make_user(session, role="manager")
+    make_team(session, manager=other_manager)
+    stranger = make_user(session)
+    return Org(admin, manager, team, nominee, nominator, other_manager, stranger)

@@ -9,14 +9,10 @@ from sqlalchemy import func, select
 from plaudit.errors import Forbidden
 from plaudit.models import AuditLog
 from plaudit.services import audit
-from tests.factories import auth, make_token, make_user
+from tests.factories import make_user
+from tests.helpers import as_role
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def as_role(session, role="admin"):
-    user = make_user(session, role=role)
-    return user, auth(make_token(session, user))
 
 
 def add_row(session, *, action="user.update", entity_type="user", entity_id=None, actor_id=None,
@@ -47,7 +43,7 @@ def test_audit_log_needs_a_token(client):
 
 
 def test_entries_have_the_documented_shape_and_come_newest_first(session, client):
-    admin, headers = as_role(session)
+    admin, headers = as_role(session, "admin")
     first = add_row(session, actor_id=admin.id, request_id="req-1")
     second = add_row(session, occurred_at=T0 - timedelta(days=1))  # older clock, later insert: seq decides
     body = get(client, headers)
@@ -59,7 +55,7 @@ def test_entries_have_the_documented_shape_and_come_newest_first(session, client
 
 
 def test_filters_combine(session, client):
-    admin, headers = as_role(session)
+    admin, headers = as_role(session, "admin")
     target = uuid.uuid4()
     wanted = add_row(session, action="team.update", entity_type="team", entity_id=target, actor_id=admin.id)
     add_row(session, action="team.create", entity_type="team", entity_id=target, actor_id=admin.id)
@@ -72,7 +68,7 @@ def test_filters_combine(session, client):
 
 
 def test_since_is_inclusive_and_until_exclusive(session, client):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     rows = {hour: add_row(session, action="cycle.update", entity_type="cycle",
                           occurred_at=T0 + timedelta(hours=hour)) for hour in range(4)}
     body = get(client, headers, entity_type="cycle", since=(T0 + timedelta(hours=1)).isoformat(),
@@ -88,13 +84,13 @@ def test_since_is_inclusive_and_until_exclusive(session, client):
      {"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"}, {"limit": 0}, {"cursor": "%%%"}],
 )
 def test_bad_query_parameters_are_422(session, client, params):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     response = client.get("/audit-logs", headers=headers, params=params)
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
 
 
 def test_paging_newest_first_without_gaps_or_repeats(session, client):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     made = [add_row(session, action="criterion.update", entity_type="criterion") for _ in range(7)]
     seen, cursor = [], None
     while True:
@@ -107,7 +103,7 @@ def test_paging_newest_first_without_gaps_or_repeats(session, client):
 
 
 def test_a_page_cursor_stays_valid_when_new_rows_arrive(session, client):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     made = [add_row(session, entity_type="nomination", action="nomination.update") for _ in range(4)]
     page1 = get(client, headers, entity_type="nomination", limit=2)
     add_row(session, entity_type="nomination", action="nomination.update")  # newer: not on later pages
@@ -116,13 +112,13 @@ def test_a_page_cursor_stays_valid_when_new_rows_arrive(session, client):
 
 
 def test_reading_the_audit_log_writes_no_audit_row(session, client):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     get(client, headers)
     assert session.scalar(select(func.count()).select_from(AuditLog)) == 0
 
 
 def test_rows_written_during_a_request_carry_its_request_id(session, client):
-    _, headers = as_role(session)
+    _, headers = as_role(session, "admin")
     response = client.post("/teams", headers={**headers, "X-Request-ID": "trace-abc.1"}, json={"name": "Traced"})
     assert response.status_code == 201
     (entry,) = get(client, headers, entity_id=response.json()["id"])["items"]

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from plaudit.models import AuditLog, Criterion, Cycle
+from plaudit.models import Criterion, Cycle
 from tests.conftest import NOW
-from tests.factories import auth, make_criterion, make_cycle, make_token, make_user
+from tests.factories import make_criterion, make_cycle
+from tests.helpers import as_role, assert_problem, audit_rows
 
 D = timedelta(days=1)
 CYCLE_KEYS = {
@@ -20,18 +21,6 @@ CYCLE_KEYS = {
 CRITERION_KEYS = {"id", "cycle_id", "name", "description", "weight", "position"}
 
 
-def audit_rows(session, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return session.scalars(stmt).all()
-
-
-def as_role(session, role="employee"):
-    user = make_user(session, role=role)
-    return user, auth(make_token(session, user))
-
-
 @pytest.fixture
 def admin(session):
     return as_role(session, "admin")[1]
@@ -40,13 +29,6 @@ def admin(session):
 @pytest.fixture
 def employee(session):
     return as_role(session, "employee")[1]
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code
-    return response.json()
 
 
 def body(**override):
@@ -220,7 +202,7 @@ def test_patch_published_cycle_allows_description_windows_slots_roles(client, se
     data = response.json()
     assert (data["description"], data["award_slots"], data["nominator_roles"]) == ("More", 5, ["manager", "admin"])
     assert parse(data["approval_closes_at"]) == NOW + 9 * D
-    assert len(audit_rows(session, "cycle.update")) == 1
+    assert len(audit_rows(session, action="cycle.update")) == 1
 
 
 @pytest.mark.parametrize("change", [{"name": "Other"}, {"rating_min": 0}, {"required_approvals": 2},

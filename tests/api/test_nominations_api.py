@@ -4,7 +4,7 @@ status codes, problem codes, strict bodies."""
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from plaudit.models import AuditLog, Nomination
 from tests.factories import (
@@ -17,6 +17,7 @@ from tests.factories import (
     make_token,
     make_user,
 )
+from tests.helpers import audit_count
 
 JUSTIFICATION = "Led the incident review and fixed the root cause."
 NOMINATION_KEYS = {"id", "cycle_id", "nominator_id", "nominee_id", "justification", "status",
@@ -49,13 +50,6 @@ def cycle(session):
     return c
 
 
-def audit_count(session, action=None) -> int:
-    stmt = select(func.count()).select_from(AuditLog)
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    return session.scalar(stmt)
-
-
 def assert_problem(response, status: int, code: str):
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -79,7 +73,7 @@ def test_post_nomination_returns_201_with_the_nomination(client, session, a, cyc
     assert set(body) == NOMINATION_KEYS
     assert body["status"] == "pending" and body["justification"] == JUSTIFICATION
     assert body["nominator_id"] == str(a.nominator.id) and body["withdrawn_at"] is None
-    assert audit_count(session, "nomination.create") == 1
+    assert audit_count(session, action="nomination.create") == 1
 
 
 def test_request_id_is_stored_on_the_audit_row(client, session, a, cycle):
@@ -215,14 +209,14 @@ def test_patch_nomination_by_nominator(client, session, a, cycle):
     n = make_nomination(session, cycle, a.nominator, a.nominee)
     r = client.patch(f"/nominations/{n.id}", headers=a.h["nominator"], json={"justification": "Rewritten, longer reason."})
     assert r.status_code == 200 and r.json()["justification"] == "Rewritten, longer reason."
-    assert audit_count(session, "nomination.update") == 1
+    assert audit_count(session, action="nomination.update") == 1
     assert_problem(client.patch(f"/nominations/{n.id}", headers=a.h["admin"], json={"justification": JUSTIFICATION}),
                    403, "forbidden")
     assert_problem(client.patch(f"/nominations/{n.id}", headers=a.h["stranger"],
                                 json={"justification": JUSTIFICATION}), 404, "not_found")
     assert_problem(client.patch(f"/nominations/{n.id}", headers=a.h["nominator"],
                                 json={"justification": JUSTIFICATION, "status": "approved"}), 422, "validation_error")
-    assert audit_count(session, "nomination.update") == 1
+    assert audit_count(session, action="nomination.update") == 1
 
 
 def test_patch_after_an_approval_is_409_nomination_state(client, session, a, cycle):
@@ -238,7 +232,7 @@ def test_withdraw_returns_200_and_repeat_is_200_without_change(client, session, 
     assert r1.status_code == 200 and r1.json()["status"] == "withdrawn" and r1.json()["withdrawn_at"]
     r2 = client.post(f"/nominations/{n.id}/withdraw", headers=a.h["admin"])
     assert r2.status_code == 200 and r2.json() == r1.json()
-    assert audit_count(session, "nomination.withdraw") == 1
+    assert audit_count(session, action="nomination.withdraw") == 1
 
 
 def test_withdraw_by_manager_is_403_and_by_stranger_404(client, session, a, cycle):
@@ -265,7 +259,7 @@ def test_put_approval_is_201_first_then_200_with_nomination_status(client, sessi
     assert r.json()["id"] == body["id"] and r.json()["ratings"] == [] and r.json()["nomination_status"] == "rejected"
     r = client.put(url, headers=a.h["manager"], json={"decision": "reject", "comment": "On reflection, no."})
     assert r.status_code == 200
-    assert audit_count(session, "approval.submit") == 2
+    assert audit_count(session, action="approval.submit") == 2
     session.expire_all()
     assert session.get(Nomination, n.id).status == "rejected"
 

@@ -6,29 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from plaudit.models import ApiToken, AuditLog, User
+from plaudit.models import ApiToken
 from tests.conftest import NOW
 from tests.factories import auth, make_team, make_token, make_user
+from tests.helpers import as_role, assert_problem, audit_rows
 
 ROLES = ["employee", "team_lead", "manager", "admin"]
-
-
-def audit_rows(session, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return session.scalars(stmt).all()
-
-
-def as_role(session, role="employee", **kwargs):
-    user = make_user(session, role=role, **kwargs)
-    return user, auth(make_token(session, user))
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code
 
 
 def all_pages(client, path, headers, limit=3, **params):
@@ -85,7 +68,7 @@ def test_admin_creates_a_user_and_the_audit_row_has_the_request_id(session, clie
     body = response.json()
     assert (body["email"], body["display_name"], body["role"], body["team_id"], body["is_active"]) == (
         "new.person@example.org", "New Person", "team_lead", str(team.id), True)
-    (row,) = audit_rows(session, "user.create")
+    (row,) = audit_rows(session, action="user.create")
     assert (row.entity_id, row.actor_id, row.request_id) == (uuid.UUID(body["id"]), admin.id, "req-create-user")
 
 
@@ -183,7 +166,7 @@ def test_admin_updates_a_user_and_only_changes_are_audited(session, client):
     response = client.patch(f"/users/{user.id}", headers={**headers, "X-Request-ID": "req-patch"},
                             json={"display_name": "After", "role": "employee"})
     assert response.status_code == 200 and response.json()["display_name"] == "After"
-    (row,) = audit_rows(session, "user.update")
+    (row,) = audit_rows(session, action="user.update")
     assert row.payload == {"before": {"display_name": "Before"}, "after": {"display_name": "After"}}
     assert (row.actor_id, row.request_id) == (admin.id, "req-patch")
 
@@ -241,7 +224,7 @@ def test_user_creates_own_token_shown_once(session, client):
     assert set(body) == {"id", "user_id", "name", "created_at", "expires_at", "revoked_at", "token"}
     assert body["user_id"] == str(user.id) and body["revoked_at"] is None
     assert client.get("/users/me", headers=auth(body["token"])).json()["id"] == str(user.id)
-    (row,) = audit_rows(session, "token.create")
+    (row,) = audit_rows(session, action="token.create")
     assert row.entity_id == uuid.UUID(body["id"]) and body["token"] not in str(row.payload)
 
 
@@ -255,7 +238,7 @@ def test_token_creation_matrix(session, client, role, own, status):
     target = me if own else make_user(session)
     response = client.post(f"/users/{target.id}/tokens", headers=headers, json={"name": "t"})
     assert response.status_code == status
-    assert len(audit_rows(session, "token.create")) == (1 if status == 201 else 0)
+    assert len(audit_rows(session, action="token.create")) == (1 if status == 201 else 0)
 
 
 def test_token_for_unknown_user_is_404(session, client):
@@ -284,7 +267,7 @@ def test_owner_revokes_token_204_and_repeat_is_204_without_audit(session, client
     assert response.status_code == 204 and response.content == b""
     assert_problem(client.get("/users/me", headers=headers), 401, "unauthenticated")
     assert client.delete(f"/tokens/{victim.id}", headers=auth(other_secret)).status_code == 204
-    (row,) = audit_rows(session, "token.revoke")
+    (row,) = audit_rows(session, action="token.revoke")
     assert (row.entity_id, row.actor_id) == (victim.id, user.id)
 
 
@@ -302,7 +285,7 @@ def test_revoking_someone_elses_token(session, client, role, status):
     token = session.scalar(select(ApiToken).where(ApiToken.user_id == owner.id))
     _, headers = as_role(session, role)
     assert client.delete(f"/tokens/{token.id}", headers=headers).status_code == status
-    assert len(audit_rows(session, "token.revoke")) == (1 if status == 204 else 0)
+    assert len(audit_rows(session, action="token.revoke")) == (1 if status == 204 else 0)
 
 
 def test_revoking_unknown_token_is_404(session, client):
@@ -324,7 +307,7 @@ def test_admin_creates_and_reads_a_team(session, client):
     assert (body["name"], body["manager_id"]) == ("Research", str(manager.id))
     _, employee = as_role(session)
     assert client.get(f"/teams/{body['id']}", headers=employee).json() == body
-    (row,) = audit_rows(session, "team.create")
+    (row,) = audit_rows(session, action="team.create")
     assert (row.actor_id, row.request_id) == (admin.id, "req-team")
 
 
@@ -370,7 +353,7 @@ def test_admin_updates_a_team_and_no_op_writes_nothing(session, client):
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["manager_id"]) == ("After", str(manager.id))
     assert client.patch(f"/teams/{team.id}", headers=headers, json={"name": "After"}).status_code == 200
-    (row,) = audit_rows(session, "team.update")
+    (row,) = audit_rows(session, action="team.update")
     assert row.payload["after"] == {"name": "After", "manager_id": str(manager.id)}
     assert_problem(client.patch(f"/teams/{team.id}", headers=headers, json={"name": None}), 422, "validation_error")
 

@@ -36,6 +36,7 @@ from tests.factories import (
     make_token,
     make_user,
 )
+from tests.helpers import audit_count
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
@@ -93,10 +94,6 @@ def test_route_discovery_sees_the_routers(app):
     assert {"/healthz", "/users/me", "/users/{user_id}", "/teams"} <= paths
 
 
-def _audit_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditLog))
-
-
 # --- errors are problem+json ---------------------------------------------------
 
 
@@ -113,11 +110,11 @@ def test_wrong_method_is_405_problem_with_allow_header(client, admin_headers):
 
 
 def test_malformed_json_body_is_a_validation_error(session, client, admin_headers):
-    before = _audit_count(session)
+    before = audit_count(session)
     for raw in (b"{bad", b'{"email": "a@b.org",}', b"\xff\xfe", b"", b"[]", b"null", b'"text"'):
         response = client.post("/teams", headers={**admin_headers, "content-type": "application/json"}, content=raw)
         assert_problem(response, 422, "validation_error")
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None])
@@ -135,11 +132,11 @@ def test_a_body_that_is_not_json_is_a_validation_error(client, admin_headers, co
     ids=["unknown-field", "server-owned-id", "server-owned-created_at"],
 )
 def test_unknown_or_server_owned_body_field_is_refused_not_dropped(session, client, admin_headers, extra):
-    before = _audit_count(session)
+    before = audit_count(session)
     response = client.post("/teams", headers=admin_headers, json={"name": f"Team {uuid.uuid4().hex[:6]}", **extra})
     body = assert_problem(response, 422, "validation_error")
     assert any(e["loc"][-1] == next(iter(extra)) for e in body["errors"])
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
     assert session.scalar(select(func.count()).select_from(Team).where(Team.name.like("Team %"))) == 0
 
 
@@ -373,14 +370,14 @@ def test_a_nul_in_the_url_is_a_422(client, admin_headers, url):
 
 
 def test_nul_in_a_real_body_is_refused_and_nothing_is_written(session, client, admin_headers):
-    before = _audit_count(session)
+    before = audit_count(session)
     assert_problem(client.post("/teams", headers=admin_headers, json={"name": "a\x00b"}), 422, "validation_error")
     assert_problem(
         client.post("/users", headers=admin_headers, json={"email": "nul@example.org", "display_name": "N\x00",
                                                           "role": "employee"}),
         422, "validation_error",
     )
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
 
 
 def test_health_is_503_when_the_database_is_unreachable(clock):
@@ -642,11 +639,11 @@ def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, ad
 def test_a_body_over_the_limit_is_refused_before_it_is_read(session, client, admin_headers):
     from plaudit.api.middleware import MAX_BODY_BYTES
 
-    before = _audit_count(session)
+    before = audit_count(session)
     big = json.dumps({"name": "x" * (MAX_BODY_BYTES + 10)}).encode()
     response = client.post("/teams", headers={**admin_headers, "content-type": "application/json"}, content=big)
     assert "larger than" in assert_problem(response, 422, "validation_error")["detail"]
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
 
 
 def test_a_streamed_body_over_the_limit_is_refused(session, client, admin_headers):
@@ -658,10 +655,10 @@ def test_a_streamed_body_over_the_limit_is_refused(session, client, admin_header
             yield b"x" * 65536
         yield b'"}'
 
-    before = _audit_count(session)
+    before = audit_count(session)
     response = client.post("/teams", headers={**admin_headers, "content-type": "application/json"}, content=chunks())
     assert "larger than" in assert_problem(response, 422, "validation_error")["detail"]
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
 
 
 def test_a_body_under_the_limit_is_read(client, admin_headers):
@@ -672,10 +669,10 @@ def test_a_body_under_the_limit_is_read(client, admin_headers):
 
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
 def test_a_time_out_of_range_in_utc_is_a_422(session, client, admin, admin_headers, when):
-    before = _audit_count(session)
+    before = audit_count(session)
     response = client.post(f"/users/{admin.id}/tokens", headers=admin_headers, json={"name": "far", "expires_at": when})
     assert_problem(response, 422, "validation_error")
-    assert _audit_count(session) == before
+    assert audit_count(session) == before
 
 
 # --- the OpenAPI document tells the truth about errors -------------------------------------

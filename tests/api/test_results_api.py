@@ -23,6 +23,7 @@ from tests.factories import (
     make_token,
     make_user,
 )
+from tests.helpers import assert_problem, audit_count
 
 
 def nominate(session, cycle, nominee, approvals, *, status="approved"):
@@ -30,16 +31,6 @@ def nominate(session, cycle, nominee, approvals, *, status="approved"):
     for ratings in approvals:
         make_approval(session, nomination, make_user(session, role="admin"), ratings=ratings)
     return nomination
-
-
-def audit_count(session, entity_id):
-    return session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.entity_id == entity_id))
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code
 
 
 @pytest.fixture
@@ -119,7 +110,7 @@ def test_finalize_twice_returns_the_identical_body_and_writes_nothing(client, se
     second = client.post(f"/cycles/{cycle.id}/finalize", headers=tokens["admin"])
     assert second.status_code == 200
     assert second.content == first.content
-    assert audit_count(session, cycle.id) == 1
+    assert audit_count(session, entity_id=cycle.id) == 1
     count = select(func.count()).select_from(CycleResult).where(CycleResult.cycle_id == cycle.id)
     assert session.scalar(count) == 2
 
@@ -128,7 +119,7 @@ def test_finalize_by_a_non_admin_is_forbidden(client, session, org):
     cycle = org["cycle"]
     for who in ("manager", "employee"):
         assert_problem(client.post(f"/cycles/{cycle.id}/finalize", headers=org["tokens"][who]), 403, "forbidden")
-    assert audit_count(session, cycle.id) == 0
+    assert audit_count(session, entity_id=cycle.id) == 0
 
 
 def test_finalize_needs_a_token(client, org):
@@ -139,7 +130,7 @@ def test_finalize_needs_a_token(client, org):
 def test_finalize_while_approvals_are_open_is_409(client, session, org):
     cycle = make_cycle(session, nominations="after", approvals="open")
     assert_problem(client.post(f"/cycles/{cycle.id}/finalize", headers=org["tokens"]["admin"]), 409, "approvals_open")
-    assert audit_count(session, cycle.id) == 0
+    assert audit_count(session, entity_id=cycle.id) == 0
 
 
 def test_finalize_a_draft_is_cycle_state_and_unknown_is_not_found(client, session, org):
@@ -160,7 +151,7 @@ def test_preview_is_live_for_admins_and_stores_nothing(client, session, org):
         ("Ada", 1, "4.550000"),
         ("Ben", 2, "3.000000"),
     ]
-    assert audit_count(session, cycle.id) == 0
+    assert audit_count(session, entity_id=cycle.id) == 0
     assert_problem(client.get(f"/cycles/{cycle.id}/preview", headers=org["tokens"]["manager"]), 403, "forbidden")
     client.post(f"/cycles/{cycle.id}/finalize", headers=org["tokens"]["admin"])
     assert_problem(client.get(f"/cycles/{cycle.id}/preview", headers=org["tokens"]["admin"]), 409, "cycle_state")
@@ -336,3 +327,22 @@ def test_cli_export_of_an_unfinalized_cycle_fails_with_the_code(cli_session, tmp
     assert unknown.exit_code == 1 and "not_found" in unknown.stderr
     bad_format = CliRunner().invoke(cli.app, ["results", "export", str(cycle_id), "--format", "xml"])
     assert bad_format.exit_code == 1 and "validation_error" in bad_format.stderr
+
+
+def test_streamed_results_body_is_the_results_schema_exactly(client, session, org):
+    """The HTTP body is built by PostgreSQL row by row (flat memory); it must
+    be the very document the `Results` schema describes, escapes included."""
+    from plaudit.services import ranking
+
+    cycle, tokens = org["cycle"], org["tokens"]
+    org["ben"].display_name = 'Ben "the \\ Builder" Ünal'
+    session.flush()
+    finalized = client.post(f"/cycles/{cycle.id}/finalize", headers=tokens["admin"])
+    assert finalized.status_code == 200
+    assert finalized.headers["content-type"] == "application/json"
+    expected = json.loads(ranking.get_results(session, None, cycle.id).model_dump_json())
+    assert finalized.json() == expected
+    assert client.get(f"/cycles/{cycle.id}/results", headers=tokens["admin"]).json() == expected
+    winners = client.get(f"/cycles/{cycle.id}/results", headers=tokens["employee"]).json()
+    assert winners == {**expected, "items": [i for i in expected["items"] if i["is_winner"]]}
+    assert [i["nominee_name"] for i in expected["items"]] == ["Ada", 'Ben "the \\ Builder" Ünal']

@@ -8,34 +8,30 @@ import pytest
 from sqlalchemy import func, select
 
 from plaudit import errors
-from plaudit.models import Approval, ApprovalRating, AuditLog, Criterion, Cycle, Nomination, User
+from plaudit.models import Approval, ApprovalRating, Criterion, Cycle, Nomination
 from plaudit.services import approvals as svc
 from tests.factories import (
+    Org,
     make_approval,
     make_criterion,
     make_cycle,
     make_nomination,
+    make_org,
     make_team,
     make_user,
 )
-
-
-def audit_rows(session) -> list[AuditLog]:
-    return list(session.scalars(select(AuditLog).order_by(AuditLog.seq)))
+from tests.helpers import audit_rows, row_count
 
 
 def approval_count(session) -> int:
-    return session.scalar(select(func.count()).select_from(Approval))
+    return row_count(session, Approval)
 
 
 @dataclass
-class World:
-    admin: User
-    manager: User
-    other_manager: User
-    nominator: User
-    nominee: User
-    stranger: User
+class World(Org):
+    """The `Org` around a nomination of `nominee` by `nominator` in `cycle`,
+    whose two criteria are `speed` and `care`."""
+
     cycle: Cycle
     speed: Criterion
     care: Criterion
@@ -43,19 +39,12 @@ class World:
 
 
 def build(session, **cycle_fields) -> World:
-    admin = make_user(session, role="admin")
-    manager = make_user(session, role="manager")
-    team = make_team(session, manager=manager)
-    other_manager = make_user(session, role="manager")
-    make_team(session, manager=other_manager)
-    nominee = make_user(session, team=team)
-    nominator = make_user(session, team=team)
-    stranger = make_user(session)
+    org = make_org(session)
     cycle = make_cycle(session, **cycle_fields)
     speed = make_criterion(session, cycle, name="Speed", weight="0.5")
     care = make_criterion(session, cycle, name="Care", weight="0.5", position=1)
-    nomination = make_nomination(session, cycle, nominator, nominee)
-    return World(admin, manager, other_manager, nominator, nominee, stranger, cycle, speed, care, nomination)
+    nomination = make_nomination(session, cycle, org.nominator, org.nominee)
+    return World(**vars(org), cycle=cycle, speed=speed, care=care, nomination=nomination)
 
 
 @pytest.fixture

@@ -7,30 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from plaudit.errors import CycleState, DuplicateName, Forbidden, NotFound, ValidationFailed, WeightsInvalid
-from plaudit.models import AuditLog, Criterion
+from plaudit.models import Criterion
 from plaudit.services import criteria as svc
 from plaudit.services.cycles import publish_cycle
 from tests.conftest import NOW
-from tests.factories import make_criterion, make_cycle, make_user
-
-
-def audit_rows(session, *, entity_id=None, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return list(session.scalars(stmt))
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role="admin")
-
-
-@pytest.fixture
-def employee(session):
-    return make_user(session, role="employee")
+from tests.factories import make_criterion, make_cycle
+from tests.helpers import audit_rows
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from plaudit.errors import (
     ValidationFailed,
     WeightsInvalid,
 )
-from plaudit.models import AuditLog, Criterion, Cycle
+from plaudit.models import Criterion, Cycle
 from plaudit.services import cycles as svc
 from tests.conftest import NOW
 from tests.factories import make_criterion, make_cycle, make_user
+from tests.helpers import audit_rows
 
 D = timedelta(days=1)
 
@@ -32,25 +33,6 @@ def windows(**override):
     )
     values.update(override)
     return values
-
-
-def audit_rows(session, *, entity_id=None, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return list(session.scalars(stmt))
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role="admin")
-
-
-@pytest.fixture
-def employee(session):
-    return make_user(session, role="employee")
 
 
 def draft_with_weights(session, *weights, **fields):

@@ -1,60 +1,35 @@
 """Nominations: the eight ordered creation checks, editing, withdrawing,
 visibility and listing (DOMAIN.md "Nominations")."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from plaudit import errors
-from plaudit.models import AuditLog, Nomination, Team, User
+from plaudit.models import Nomination, Team
 from plaudit.services import nominations as svc
 from tests.factories import (
+    Org,
     make_approval,
     make_criterion,
     make_cycle,
     make_nomination,
+    make_org,
     make_team,
     make_user,
 )
+from tests.helpers import audit_rows, row_count
 
 JUSTIFICATION = "Shipped the billing rewrite and mentored two new hires."
 
 
-def audit_rows(session, action: str | None = None) -> list[AuditLog]:
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    return list(session.scalars(stmt))
-
-
 def nomination_count(session) -> int:
-    return session.scalar(select(func.count()).select_from(Nomination))
-
-
-@dataclass
-class Org:
-    admin: User
-    manager: User
-    team: Team
-    nominee: User
-    nominator: User
-    other_manager: User
-    stranger: User
+    return row_count(session, Nomination)
 
 
 @pytest.fixture
 def org(session) -> Org:
-    admin = make_user(session, role="admin")
-    manager = make_user(session, role="manager")
-    team = make_team(session, manager=manager)
-    nominee = make_user(session, team=team)
-    nominator = make_user(session, team=team)
-    other_manager = make_user(session, role="manager")
-    make_team(session, manager=other_manager)
-    stranger = make_user(session)
-    return Org(admin, manager, team, nominee, nominator, other_manager, stranger)
+    return make_org(session)
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from plaudit.errors import ApprovalsOpen, CycleState, Forbidden, NotFinalized, NotFound, ValidationFailed
-from plaudit.models import AuditLog, CycleResult
+from plaudit.models import CycleResult
 from plaudit.services import ranking
 from tests.conftest import NOW
 from tests.factories import make_approval, make_criterion, make_cycle, make_nomination, make_team, make_user
+from tests.helpers import audit_rows
 
 
 # --- arrangement helpers -------------------------------------------------------
@@ -47,15 +48,6 @@ def table(results):
 
 def breakdown(item):
     return [(c.name, f"{c.weight:.4f}", f"{c.mean:.6f}") for c in item.criteria]
-
-
-def audit_rows(session, entity_id=None, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return session.scalars(stmt).all()
 
 
 def result_count(session, cycle):
@@ -294,7 +286,7 @@ def test_finalize_writes_the_ranking_marks_the_cycle_and_audits_once(session, ad
     assert results.items == preview.items
     assert cycle.status == "finalized" and cycle.finalized_at == clock.now()
     assert result_count(session, cycle) == 3
-    (row,) = audit_rows(session, cycle.id)
+    (row,) = audit_rows(session, entity_id=cycle.id)
     assert row.action == "cycle.finalize" and row.entity_type == "cycle" and row.actor_id == admin.id
     assert row.payload == {
         "before": {"status": "published", "finalized_at": None},
@@ -334,7 +326,7 @@ def test_finalize_before_the_approval_window_closes_is_approvals_open(session, a
     with pytest.raises(ApprovalsOpen):
         ranking.finalize(session, admin, cycle.id, clock=clock)
     assert cycle.status == "published" and result_count(session, cycle) == 0
-    assert audit_rows(session, cycle.id) == []
+    assert audit_rows(session, entity_id=cycle.id) == []
 
 
 def test_finalize_exactly_when_the_approval_window_closes_is_allowed(session, admin, clock):
@@ -351,7 +343,7 @@ def test_finalize_a_draft_is_cycle_state(session, admin, clock):
     cycle = closed_cycle(session, status="draft")
     with pytest.raises(CycleState):
         ranking.finalize(session, admin, cycle.id, clock=clock)
-    assert cycle.status == "draft" and audit_rows(session, cycle.id) == []
+    assert cycle.status == "draft" and audit_rows(session, entity_id=cycle.id) == []
 
 
 def test_finalize_is_for_admins_only_checked_before_the_lookup(session, clock, scored):
@@ -362,7 +354,7 @@ def test_finalize_is_for_admins_only_checked_before_the_lookup(session, clock, s
     with pytest.raises(Forbidden):
         ranking.finalize(session, manager, uuid.uuid4(), clock=clock)
     assert cycle.status == "published" and result_count(session, cycle) == 0
-    assert audit_rows(session, cycle.id) == []
+    assert audit_rows(session, entity_id=cycle.id) == []
 
 
 def test_finalize_an_unknown_cycle_is_not_found(session, admin, clock):
@@ -376,14 +368,14 @@ def test_finalize_with_nobody_approved_finalizes_an_empty_ranking(session, admin
     nominate(session, cycle, person(session, "Pat"), [{k: 5}], status="pending")
     results = ranking.finalize(session, admin, cycle.id, clock=clock)
     assert results.items == [] and cycle.status == "finalized"
-    (row,) = audit_rows(session, cycle.id, "cycle.finalize")
+    (row,) = audit_rows(session, entity_id=cycle.id, action="cycle.finalize")
     assert row.payload["ranked"] == 0 and row.payload["winners"] == 0
 
 
 def test_command_line_finalize_is_audited_without_actor(session, clock, scored):
     cycle = scored[0]
     ranking.finalize(session, None, cycle.id, clock=clock)
-    (row,) = audit_rows(session, cycle.id)
+    (row,) = audit_rows(session, entity_id=cycle.id)
     assert row.actor_id is None and row.action == "cycle.finalize"
 
 

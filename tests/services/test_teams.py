@@ -11,25 +11,14 @@ from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import AuditLog, Team
 from plaudit.services import teams, users
 from tests.factories import make_team, make_user
-
-
-def audit_rows(session, entity_id=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    return session.scalars(stmt).all()
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role="admin")
+from tests.helpers import audit_rows
 
 
 def test_create_team_with_a_manager(session, admin):
     manager = make_user(session, role="manager")
     team = teams.create_team(session, admin, name="  Platform  ", manager_id=manager.id)
     assert (team.name, team.manager_id) == ("Platform", manager.id)
-    (row,) = audit_rows(session, team.id)
+    (row,) = audit_rows(session, entity_id=team.id)
     assert (row.action, row.entity_type, row.actor_id) == ("team.create", "team", admin.id)
     assert row.payload == {"after": {"name": "Platform", "manager_id": str(manager.id)}}
 
@@ -103,7 +92,7 @@ def test_update_team_writes_only_changed_fields(session, admin):
     manager = make_user(session, role="manager")
     team = make_team(session, name="Old")
     teams.update_team(session, admin, team.id, name="New", manager_id=manager.id)
-    (row,) = audit_rows(session, team.id)
+    (row,) = audit_rows(session, entity_id=team.id)
     assert row.action == "team.update"
     assert row.payload == {"before": {"name": "Old", "manager_id": None},
                            "after": {"name": "New", "manager_id": str(manager.id)}}

@@ -4,21 +4,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from plaudit.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
-from plaudit.models import ApiToken, AuditLog
+from plaudit.models import ApiToken
 from plaudit.services import tokens
 from plaudit.services.auth import authenticate, hash_token
 from tests.conftest import NOW
 from tests.factories import make_user
-
-
-def audit_rows(session, entity_id=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    return session.scalars(stmt).all()
+from tests.helpers import audit_rows
 
 
 def test_user_issues_own_token_which_authenticates(session):
@@ -27,7 +20,7 @@ def test_user_issues_own_token_which_authenticates(session):
     assert issued.token.name == "laptop"
     assert issued.token.token_hash == hash_token(issued.secret)
     assert authenticate(session, issued.secret, now=NOW).id == user.id
-    (row,) = audit_rows(session, issued.token.id)
+    (row,) = audit_rows(session, entity_id=issued.token.id)
     assert (row.action, row.entity_type, row.actor_id) == ("token.create", "token", user.id)
     assert row.payload == {"after": {"user_id": str(user.id), "name": "laptop", "expires_at": None,
                                      "revoked_at": None}}
@@ -66,7 +59,7 @@ def test_owner_revokes_a_token_once_and_it_stops_authenticating(session):
     assert issued.token.revoked_at == NOW
     with pytest.raises(Unauthenticated):
         authenticate(session, issued.secret, now=NOW)
-    revoke_rows = [r for r in audit_rows(session, issued.token.id) if r.action == "token.revoke"]
+    revoke_rows = [r for r in audit_rows(session, entity_id=issued.token.id) if r.action == "token.revoke"]
     assert len(revoke_rows) == 1
     assert revoke_rows[0].payload == {"before": {"revoked_at": None}, "after": {"revoked_at": NOW.isoformat()}}
 
@@ -85,7 +78,7 @@ def test_admin_revokes_anyones_token(session):
     admin, user = make_user(session, role="admin"), make_user(session)
     issued = tokens.create_token(session, None, user, name="t", now=NOW)
     tokens.revoke_token(session, admin, issued.token.id, now=NOW)
-    assert audit_rows(session, issued.token.id)[-1].actor_id == admin.id
+    assert audit_rows(session, entity_id=issued.token.id)[-1].actor_id == admin.id
 
 
 @pytest.mark.parametrize("role", ["employee", "team_lead", "manager"])

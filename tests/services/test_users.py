@@ -11,20 +11,7 @@ from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import AuditLog
 from plaudit.services import users
 from tests.factories import make_team, make_user
-
-
-def audit_rows(session, entity_id=None, action=None):
-    stmt = select(AuditLog).order_by(AuditLog.seq)
-    if entity_id is not None:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if action is not None:
-        stmt = stmt.where(AuditLog.action == action)
-    return session.scalars(stmt).all()
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role="admin")
+from tests.helpers import audit_rows
 
 
 # --- create -------------------------------------------------------------
@@ -33,7 +20,7 @@ def admin(session):
 def test_create_user_stores_email_lower_case_and_trimmed_name(session, admin):
     user = users.create_user(session, admin, email="  Ada@Example.ORG ", display_name="  Ada  ", role="manager")
     assert (user.email, user.display_name, user.role, user.is_active) == ("ada@example.org", "Ada", "manager", True)
-    (row,) = audit_rows(session, user.id)
+    (row,) = audit_rows(session, entity_id=user.id)
     assert row.action == "user.create" and row.actor_id == admin.id and row.entity_type == "user"
     assert row.payload == {"after": {"email": "ada@example.org", "display_name": "Ada", "role": "manager",
                                      "team_id": None, "is_active": True}}
@@ -41,7 +28,7 @@ def test_create_user_stores_email_lower_case_and_trimmed_name(session, admin):
 
 def test_create_user_by_command_line_has_no_actor(session):
     user = users.create_user(session, None, email="cli@example.org", display_name="Cli", role="admin")
-    assert audit_rows(session, user.id)[0].actor_id is None
+    assert audit_rows(session, entity_id=user.id)[0].actor_id is None
 
 
 @pytest.mark.parametrize("role", ["employee", "team_lead", "manager"])
@@ -151,7 +138,7 @@ def test_update_user_writes_only_changed_fields(session, admin):
     user = make_user(session, display_name="Old")
     users.update_user(session, admin, user.id, display_name="New", role="employee", team_id=team.id)
     assert (user.display_name, user.team_id) == ("New", team.id)
-    (row,) = audit_rows(session, user.id)
+    (row,) = audit_rows(session, entity_id=user.id)
     assert row.action == "user.update" and row.actor_id == admin.id
     assert row.payload == {"before": {"display_name": "Old", "team_id": None},
                            "after": {"display_name": "New", "team_id": str(team.id)}}
@@ -215,7 +202,7 @@ def test_a_teams_manager_cannot_lose_the_manager_role(session, admin):
         users.update_user(session, admin, manager.id, role="employee")
     assert "Managed Team" in caught.value.message
     users.update_user(session, admin, manager.id, role="admin")  # still may manage
-    assert audit_rows(session, manager.id, "user.update")[0].payload["after"] == {"role": "admin"}
+    assert audit_rows(session, entity_id=manager.id, action="user.update")[0].payload["after"] == {"role": "admin"}
 
 
 def test_nul_characters_are_refused_before_the_database(session, admin):

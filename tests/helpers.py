@@ -1,0 +1,53 @@
+"""Small helpers shared by test modules: reading audit rows and counting rows,
+API callers with a token, and the basic problem+json check.
+
+Factories (rows the tests arrange) live in `tests/factories.py`; these only
+read or wrap what the tests do."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from plaudit.models import AuditLog, User
+from tests.factories import auth, make_token, make_user
+
+
+def audit_rows(session: Session, *, entity_id: uuid.UUID | None = None, action: str | None = None) -> list[AuditLog]:
+    """The audit rows (optionally of one entity and/or action), oldest first."""
+    stmt = select(AuditLog).order_by(AuditLog.seq)
+    if entity_id is not None:
+        stmt = stmt.where(AuditLog.entity_id == entity_id)
+    if action is not None:
+        stmt = stmt.where(AuditLog.action == action)
+    return list(session.scalars(stmt))
+
+
+def audit_count(session: Session, *, entity_id: uuid.UUID | None = None, action: str | None = None) -> int:
+    """How many audit rows there are (optionally of one entity and/or action)."""
+    stmt = select(func.count()).select_from(AuditLog)
+    if entity_id is not None:
+        stmt = stmt.where(AuditLog.entity_id == entity_id)
+    if action is not None:
+        stmt = stmt.where(AuditLog.action == action)
+    return session.scalar(stmt)
+
+
+def row_count(session: Session, model: Any) -> int:
+    """How many rows `model`'s table holds."""
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def as_role(session: Session, role: str = "employee", **user_fields: Any) -> tuple[User, dict[str, str]]:
+    """A new user with `role` and the Authorization headers of a token of theirs."""
+    user = make_user(session, role=role, **user_fields)
+    return user, auth(make_token(session, user))
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The response is a problem+json with this HTTP status and error code; returns the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    return response.json()
