@@ -33,12 +33,12 @@ def normalize_url(url: str) -> str:
 
 
 # Sized for one server process: uvicorn runs sync endpoints on a pool of 40
-# threads, and a connection opened per request under load costs more than the
-# request itself. Connections are not pinged on checkout (a round trip per
+# threads, each may hold a connection, and a connection opened per request
+# under load costs more than the request itself. Connections are not pinged on checkout (a round trip per
 # request); a dropped connection is detected on use, which invalidates the
 # whole pool so the next request reconnects.
-POOL_SIZE = 20
-MAX_OVERFLOW = 20
+POOL_SIZE = 40
+MAX_OVERFLOW = 10
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from plaudit.errors import Unauthenticated
@@ -22,6 +22,19 @@ def hash_token(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
+# Built once: every authenticated request runs it.
+_LIVE_TOKEN_OWNER = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at.is_(None) | (ApiToken.expires_at > bindparam("now")),
+        User.is_active.is_(True),
+    )
+)
+
+
 def authenticate(session: Session, secret: str | None, *, now: datetime) -> User:
     """The active user owning a live token, else `unauthenticated`.
 
@@ -30,16 +43,7 @@ def authenticate(session: Session, secret: str | None, *, now: datetime) -> User
     """
     if not secret:
         raise Unauthenticated("a bearer token is required")
-    row = session.execute(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == hash_token(secret),
-            ApiToken.revoked_at.is_(None),
-            (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
-            User.is_active.is_(True),
-        )
-    ).scalar_one_or_none()
+    row = session.execute(_LIVE_TOKEN_OWNER, {"digest": hash_token(secret), "now": now}).scalar_one_or_none()
     if row is None:
         raise Unauthenticated("the token is unknown, expired or revoked, or its user is inactive")
     return row

@@ -56,6 +56,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    cast,
     func,
     insert,
     literal,
@@ -219,6 +220,7 @@ def preview(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock:
     cycle = get_cycle(session, actor, cycle_id)
     if cycle.status != CycleStatus.published:
         raise CycleState(f"only a published cycle has a preview; this one is {cycle.status}")
+    _ranking_memory(session)
     rows = session.execute(ranking_query(cycle.id)).all()
     return Results(
         cycle_id=cycle.id, finalized_at=None, award_slots=cycle.award_slots, items=[_item(r) for r in rows]
@@ -226,6 +228,12 @@ def preview(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock:
 
 
 def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock: Clock) -> Results:
+    """`finalize_cycle`, then its full results as one `Results` object (for
+    callers that want it in memory; HTTP streams them with `results_chunks`)."""
+    return stored_results(session, finalize_cycle(session, actor, cycle_id, clock=clock))
+
+
+def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock: Clock) -> Cycle:
     """Finalize a published cycle whose approval window has closed (admin).
 
     Order: admin (`forbidden`), the cycle (`not_found`; locked FOR UPDATE so
@@ -239,13 +247,15 @@ def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
     now), sets the cycle `finalized` with `finalized_at = clock.now()`, and
     writes one `cycle.finalize` audit row (status and finalized_at before and
-    after, plus `ranked` and `winners` counts). Returns the results read back
-    from `cycle_results`, so the first call and every repeat get the same body.
+    after, plus `ranked` and `winners` counts). Returns the finalized cycle;
+    its results are read back from `cycle_results` by the caller, so the first
+    call and every repeat get the same body. Python holds no per-nominee state:
+    memory is flat in the cycle's size.
     """
     require_admin(actor)
     cycle = get_cycle(session, actor, cycle_id, lock="update")
     if cycle.status in FINISHED:
-        return stored_results(session, cycle)
+        return cycle
     if cycle.status != CycleStatus.published:
         raise CycleState(f"only a published cycle can be finalized; this one is {cycle.status}")
     now = clock.now()
@@ -254,6 +264,7 @@ def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock
             f"the approval window closes at {cycle.approval_closes_at.isoformat()}; finalize after that"
         )
 
+    _ranking_memory(session)
     ranking = ranking_query(cycle.id).subquery("ranking")
     columns = [
         "id", "cycle_id", "nominee_id", "nominee_name", "team_id", "rank", "score",
@@ -295,7 +306,7 @@ def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock
         after={"status": cycle.status, "finalized_at": now},
         extra={"ranked": ranked, "winners": winners},
     )
-    return stored_results(session, cycle)
+    return cycle
 
 
 def stored_results(
@@ -318,6 +329,67 @@ def stored_results(
     )
 
 
+# The ranking sorts and aggregates every rating of the cycle; at the default
+# work_mem (4 MB) a large cycle spills to disk. Raised for this transaction only.
+RANKING_WORK_MEM = "64MB"
+
+
+def _ranking_memory(session: Session) -> None:
+    session.execute(text(f"SET LOCAL work_mem = '{RANKING_WORK_MEM}'"))
+
+
+def results_items_json(cycle_id: uuid.UUID, *, winners_only: bool = False, team_id: uuid.UUID | None = None):
+    """SQL: each stored result row as the JSON text of a `ResultItem`, built by
+    PostgreSQL (score already 6-place text, the breakdown stored as JSON), in
+    ranking order. Lets large results stream without a Python object per row."""
+    r = CycleResult
+    stmt = select(
+        func.json_build_object(
+            "rank", r.rank,
+            "nominee_id", r.nominee_id,
+            "nominee_name", r.nominee_name,
+            "team_id", r.team_id,
+            "score", cast(r.score, Text),
+            "approved_nominations", r.approved_nominations,
+            "is_winner", r.is_winner,
+            "criteria", r.criteria,
+        ).cast(Text)
+    ).where(r.cycle_id == cycle_id)
+    if winners_only:
+        stmt = stmt.where(r.is_winner)
+    if team_id is not None:
+        stmt = stmt.where(r.team_id == team_id)
+    return stmt.order_by(r.rank, r.nominee_name, r.nominee_id)
+
+
+def results_chunks(
+    session: Session, cycle: Cycle, *, winners_only: bool = False, team_id: uuid.UUID | None = None,
+    batch: int = 1000,
+) -> Iterator[str]:
+    """A finalized cycle's `Results` as JSON text, streamed in chunks (the same
+    document `stored_results(...).model_dump_json()` describes). No access checks."""
+    head = Results(
+        cycle_id=cycle.id, finalized_at=cycle.finalized_at, award_slots=cycle.award_slots, items=[]
+    ).model_dump_json()
+    yield head[: -len("[]}")] + "["
+    stmt = results_items_json(cycle.id, winners_only=winners_only, team_id=team_id)
+    separator = ""
+    for part in session.execute(stmt.execution_options(yield_per=batch)).scalars().partitions():
+        yield separator + ",".join(part)
+        separator = ","
+    yield "]}"
+
+
+def results_stream(
+    factory: Callable[[], Session], cycle: Cycle, *, winners_only: bool = False, team_id: uuid.UUID | None = None
+) -> Iterator[str]:
+    """`results_chunks` in a session of its own, for an HTTP body streamed after
+    the request's session has committed and closed. Results are frozen once
+    finalized, so this later read sees what the request's checks saw."""
+    with factory() as session:
+        yield from results_chunks(session, cycle, winners_only=winners_only, team_id=team_id)
+
+
 def _finished_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID) -> Cycle:
     cycle = get_cycle(session, actor, cycle_id)
     if cycle.status not in FINISHED:
@@ -335,9 +407,15 @@ def get_results(
     get every ranked nominee; everyone else the winners only. `team_id` keeps
     the rows of nominees who were in that team at finalization. Writes nothing.
     """
+    cycle, winners_only = readable_results(session, actor, cycle_id)
+    return stored_results(session, cycle, winners_only=winners_only, team_id=team_id)
+
+
+def readable_results(session: Session, actor: User | None, cycle_id: uuid.UUID) -> tuple[Cycle, bool]:
+    """The checks of `get_results`: the finished cycle, and whether `actor`
+    sees the winners only (everyone but admins and the command line)."""
     cycle = _finished_cycle(session, actor, cycle_id)
-    full = actor is None or actor.role == Role.admin
-    return stored_results(session, cycle, winners_only=not full, team_id=team_id)
+    return cycle, not (actor is None or actor.role == Role.admin)
 
 
 def require_export(session: Session, actor: User | None, cycle_id: uuid.UUID) -> Cycle:

@@ -19,10 +19,14 @@ router = APIRouter(tags=["results"])
 
 
 @router.post("/cycles/{cycle_id}/finalize", response_model=Results)
-def finalize_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser, clock: ClockDep) -> Results:
+def finalize_cycle(
+    cycle_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser, clock: ClockDep
+) -> StreamingResponse:
     """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
-    returns its stored results unchanged."""
-    return ranking.finalize(session, user, cycle_id, clock=clock)
+    returns its stored results unchanged. The body is streamed from the stored
+    rows once the finalization has committed."""
+    cycle = ranking.finalize_cycle(session, user, cycle_id, clock=clock)
+    return _json_stream(request, cycle)
 
 
 @router.get("/cycles/{cycle_id}/preview", response_model=Results)
@@ -53,7 +57,14 @@ def read_results(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="results-{cycle.id}.csv"'},
         )
-    return ranking.get_results(session, user, cycle_id, team_id=team_id)
+    cycle, winners_only = ranking.readable_results(session, user, cycle_id)
+    return _json_stream(request, cycle, winners_only=winners_only, team_id=team_id)
+
+
+def _json_stream(request: Request, cycle, **filters) -> StreamingResponse:
+    return StreamingResponse(
+        ranking.results_stream(request.app.state.sessionmaker, cycle, **filters), media_type="application/json"
+    )
 
 
 @router.get("/users/{user_id}/awards", response_model=Page[Award])
