@@ -121,3 +121,48 @@ def test_unknown_route_code(px):
 def test_form_encoded_body_is_422(px):
     r = px.admin.post("/teams", data={"name": "Form team"})
     assert_problem(r, 422, "validation_error")
+
+
+def test_nominee_filters_cannot_reveal_hidden_nominations_after_finalization(px):
+    nominee = px.user()
+    p, crits = px.published()
+    good = px.nominate(px.user(), p["id"], nominee.id)
+    bad = px.nominate(px.user(), p["id"], nominee.id)
+    pending = px.nominate(px.user(), p["id"], nominee.id)
+    px.approve(px.admin, good["id"], {crits[0]["id"]: 4})
+    px.reject(px.admin, bad["id"])
+    px.close(p["id"])
+    px.finalize(p["id"])
+    path = f"/cycles/{p['id']}/nominations"
+    assert [x["id"] for x in px.all_pages(nominee.api, path)] == [good["id"]]
+    for status in ("pending", "rejected", "withdrawn"):
+        assert px.all_pages(nominee.api, path, status=status) == []
+    assert px.all_pages(nominee.api, path, nominator_id=bad["nominator_id"]) == []
+    assert px.all_pages(nominee.api, path, nominator_id=pending["nominator_id"]) == []
+    assert [x["id"] for x in px.all_pages(nominee.api, path, status="approved", nominee_id=nominee.id)] == [good["id"]]
+
+
+def test_csv_team_filter(px):
+    team = px.team()
+    a, b = px.user(team_id=team["id"]), px.user()
+    p, crits = px.published()
+    for u, v in ((a, 4), (b, 5)):
+        n = px.nominate(px.user(), p["id"], u.id)
+        px.approve(px.admin, n["id"], {crits[0]["id"]: v})
+    px.close(p["id"])
+    px.finalize(p["id"])
+    r = px.admin.get(f"/cycles/{p['id']}/results", params={"format": "csv", "team_id": team["id"]})
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert [x[1] for x in rows[1:]] == [a.id] and rows[1][0] == "2" and rows[1][4] == team["name"]
+
+
+def test_paging_with_identical_sort_values(px):
+    tag = uniq()
+    ids = set()
+    for i in range(7):
+        r = px.admin.post("/users", json={"email": f"same{i}.{tag}@example.org", "display_name": "Same Name",
+                                          "role": "employee"})
+        ids.add(r.json()["id"])
+    for limit in (1, 2, 3):
+        got = [u["id"] for u in px.all_pages(px.admin, "/users", q=tag, limit=limit)]
+        assert len(got) == 7 and set(got) == ids, limit
