@@ -4,7 +4,9 @@ API callers with a token, and the basic problem+json check.
 Factories (rows the tests arrange) live in `tests/factories.py`; these only
 read or wrap what the tests do."""
 
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -51,3 +53,29 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
     return response.json()
+
+
+def race_against_uncommitted(
+    first: Session, second: Session, attempt: Callable[[], Any], *, ok: str, refused: tuple[type[Exception], str]
+) -> dict[str, str]:
+    """`first` holds uncommitted changes; `attempt` (working in `second`) runs in
+    a thread and waits on them; `first` commits after 0.3 s. Returns
+    `{"result": ok}` when `attempt` then succeeded (`second` committed), or
+    `{"result": refused[1]}` when it raised `refused[0]` (`second` rolled back)."""
+    outcome: dict[str, str] = {}
+
+    def contender() -> None:
+        try:
+            attempt()
+            second.commit()
+            outcome["result"] = ok
+        except refused[0]:
+            second.rollback()
+            outcome["result"] = refused[1]
+
+    thread = threading.Thread(target=contender)
+    thread.start()
+    thread.join(0.3)  # the contender now waits on `first`'s row lock or index entry
+    first.commit()
+    thread.join(10)
+    return outcome

@@ -1,6 +1,5 @@
 """Teams service: create, read, list, update, uniqueness under races, audit rows."""
 
-import threading
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import AuditLog, Team
 from plaudit.services import teams, users
 from tests.factories import make_team, make_user
-from tests.helpers import audit_rows
+from tests.helpers import audit_rows, race_against_uncommitted
 
 
 def test_create_team_with_a_manager(session, admin):
@@ -144,22 +143,10 @@ def test_concurrent_creates_of_one_name_give_one_team_and_duplicate_name(committ
     """Both pass the pre-check; the unique index decides, and the loser gets duplicate_name."""
     with Session(committed_db) as first, Session(committed_db) as second:
         teams.create_team(first, None, name="Race")  # flushed, not committed: holds the index entry
-        outcome: dict = {}
-
-        def contender():
-            try:
-                teams.create_team(second, None, name="RACE")
-                second.commit()
-                outcome["result"] = "created"
-            except DuplicateName:
-                second.rollback()
-                outcome["result"] = "duplicate_name"
-
-        thread = threading.Thread(target=contender)
-        thread.start()
-        thread.join(0.3)  # the contender now waits on the index entry
-        first.commit()
-        thread.join(10)
+        outcome = race_against_uncommitted(
+            first, second, lambda: teams.create_team(second, None, name="RACE"),
+            ok="created", refused=(DuplicateName, "duplicate_name"),
+        )
         assert outcome == {"result": "duplicate_name"}
     with Session(committed_db) as check:
         assert check.scalar(select(Team.name)) == "Race"
@@ -176,20 +163,8 @@ def test_demotion_racing_a_manager_assignment_cannot_both_succeed(committed_db):
         manager_id, team_id = manager.id, team.id
     with Session(committed_db) as first, Session(committed_db) as second:
         teams.update_team(first, None, team_id, manager_id=manager_id)
-        outcome: dict = {}
-
-        def demote():
-            try:
-                users.update_user(second, None, manager_id, role="employee")
-                second.commit()
-                outcome["result"] = "demoted"
-            except ValidationFailed:
-                second.rollback()
-                outcome["result"] = "refused"
-
-        thread = threading.Thread(target=demote)
-        thread.start()
-        thread.join(0.3)
-        first.commit()
-        thread.join(10)
+        outcome = race_against_uncommitted(
+            first, second, lambda: users.update_user(second, None, manager_id, role="employee"),
+            ok="demoted", refused=(ValidationFailed, "refused"),
+        )
         assert outcome == {"result": "refused"}

@@ -1,6 +1,5 @@
 """Users service: create, read, list, update, and their audit rows."""
 
-import threading
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ from plaudit.errors import DuplicateName, Forbidden, NotFound, ValidationFailed
 from plaudit.models import AuditLog
 from plaudit.services import users
 from tests.factories import make_team, make_user
-from tests.helpers import audit_rows
+from tests.helpers import audit_rows, race_against_uncommitted
 
 
 # --- create -------------------------------------------------------------
@@ -214,22 +213,11 @@ def test_concurrent_creates_of_one_email_give_one_user_and_duplicate_name(commit
     """Both pass the pre-check; the unique constraint decides, and the loser gets duplicate_name."""
     with Session(committed_db) as first, Session(committed_db) as second:
         users.create_user(first, None, email="race@example.org", display_name="One", role="employee")
-        outcome: dict = {}
-
-        def contender():
-            try:
-                users.create_user(second, None, email="RACE@example.org", display_name="Two", role="employee")
-                second.commit()
-                outcome["result"] = "created"
-            except DuplicateName:
-                second.rollback()
-                outcome["result"] = "duplicate_name"
-
-        thread = threading.Thread(target=contender)
-        thread.start()
-        thread.join(0.3)  # the contender now waits on the unique index entry
-        first.commit()
-        thread.join(10)
+        outcome = race_against_uncommitted(
+            first, second,
+            lambda: users.create_user(second, None, email="RACE@example.org", display_name="Two", role="employee"),
+            ok="created", refused=(DuplicateName, "duplicate_name"),
+        )
         assert outcome == {"result": "duplicate_name"}
     with Session(committed_db) as check:
         assert [r.action for r in check.scalars(select(AuditLog))] == ["user.create"]
@@ -243,20 +231,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(committed_db):
         a_id, b_id = a.id, b.id
     with Session(committed_db) as first, Session(committed_db) as second:
         users.update_user(first, None, a_id, role="manager")
-        outcome: dict = {}
-
-        def demote_b():
-            try:
-                users.update_user(second, None, b_id, is_active=False)
-                second.commit()
-                outcome["result"] = "done"
-            except ValidationFailed:
-                second.rollback()
-                outcome["result"] = "refused"
-
-        thread = threading.Thread(target=demote_b)
-        thread.start()
-        thread.join(0.3)
-        first.commit()
-        thread.join(10)
+        outcome = race_against_uncommitted(
+            first, second, lambda: users.update_user(second, None, b_id, is_active=False),
+            ok="done", refused=(ValidationFailed, "refused"),
+        )
         assert outcome == {"result": "refused"}
