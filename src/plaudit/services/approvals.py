@@ -156,6 +156,15 @@ def _ratings_json(ratings: dict[uuid.UUID, int]) -> list[dict[str, Any]]:
     return [{"criterion_id": str(c), "value": v} for c, v in sorted(ratings.items(), key=lambda kv: str(kv[0]))]
 
 
+def _insert_ratings(session: Session, approval_id: uuid.UUID, ratings: dict[uuid.UUID, int]) -> None:
+    """One bulk INSERT of an approval's ratings ({criterion_id: value}); nothing when empty."""
+    if ratings:
+        session.execute(
+            insert(ApprovalRating),
+            [{"approval_id": approval_id, "criterion_id": c, "value": v} for c, v in ratings.items()],
+        )
+
+
 def submit_approval(
     session: Session,
     actor: User,
@@ -213,11 +222,7 @@ def submit_approval(
         mine = Approval(nomination_id=nomination.id, approver_id=actor.id, decision=decision.value, comment=comment)
         session.add(mine)
         session.flush()
-        if new_ratings:
-            session.execute(
-                insert(ApprovalRating),
-                [{"approval_id": mine.id, "criterion_id": c, "value": v} for c, v in new_ratings.items()],
-            )
+        _insert_ratings(session, mine.id, new_ratings)
         approvals.append(mine)
         before_fields = None
     else:
@@ -232,11 +237,7 @@ def submit_approval(
         before_fields = {"decision": mine.decision, "comment": mine.comment, "ratings": _ratings_json(old_ratings)}
         if old_ratings != new_ratings:
             session.execute(delete(ApprovalRating).where(ApprovalRating.approval_id == mine.id))
-            if new_ratings:
-                session.execute(
-                    insert(ApprovalRating),
-                    [{"approval_id": mine.id, "criterion_id": c, "value": v} for c, v in new_ratings.items()],
-                )
+            _insert_ratings(session, mine.id, new_ratings)
         if (mine.decision, mine.comment) != (decision.value, comment) or old_ratings != new_ratings:
             mine.decision = decision.value
             mine.comment = comment

@@ -34,13 +34,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plaudit.errors import CycleState, DuplicateName, NotFound, ValidationFailed, WeightsInvalid
+from plaudit.errors import CycleState, DuplicateName, NotFound, WeightsInvalid
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus
 from plaudit.services import audit
 from plaudit.services.cycles import ONE, format_weight, get_cycle
 from plaudit.services.users import require_admin
-from plaudit.services.validation import clean_text, field_error, unique_guard
+from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
 
 CRITERION_FIELDS = ("cycle_id", "name", "description", "weight", "position")
 SETTABLE_FIELDS = ("name", "description", "weight", "position")
@@ -97,12 +97,7 @@ def _clean_field(field: str, value: Any, *, loc_prefix: list[Any]) -> Any:
 
 
 def _clean(data: Mapping[str, Any], *, loc_prefix: list[Any]) -> dict[str, Any]:
-    unknown = sorted(set(data) - set(SETTABLE_FIELDS))
-    if unknown:
-        raise ValidationFailed(
-            f"unknown or read-only fields: {', '.join(unknown)}",
-            errors=[{"loc": [*loc_prefix, f], "msg": "extra fields not permitted"} for f in unknown],
-        )
+    refuse_unknown_fields(data, SETTABLE_FIELDS, loc_prefix=loc_prefix)
     return {field: _clean_field(field, value, loc_prefix=loc_prefix) for field, value in data.items()}
 
 

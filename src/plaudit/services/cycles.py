@@ -56,7 +56,7 @@ from plaudit.models.enums import CycleStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
 from plaudit.services import audit
 from plaudit.services.users import require_admin
-from plaudit.services.validation import clean_text, field_error, unique_guard
+from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
 
 # Fields an admin sets (create: all of them; update: those editable in the status).
 SETTABLE_FIELDS = (
@@ -300,12 +300,7 @@ def update_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, chan
     """
     require_admin(actor)
     cycle = get_cycle(session, actor, cycle_id, lock="update")
-    unknown = sorted(set(changes) - set(SETTABLE_FIELDS))
-    if unknown:
-        raise ValidationFailed(
-            f"unknown or read-only fields: {', '.join(unknown)}",
-            errors=[{"loc": ["body", f], "msg": "extra fields not permitted"} for f in unknown],
-        )
+    refuse_unknown_fields(changes, SETTABLE_FIELDS, loc_prefix=["body"])
     if cycle.status in (CycleStatus.finalized, CycleStatus.archived):
         raise CycleState(f"a {cycle.status} cycle cannot be changed")
     if cycle.status == CycleStatus.published:

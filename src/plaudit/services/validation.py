@@ -8,7 +8,7 @@ blank" / "must be at most 200 characters", raised as ValueError so schemas can
 reuse it; `checked_field` turns it into `validation_error`).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -25,6 +25,17 @@ NAME_MAX = 200
 def field_error(field: str, msg: str, *, loc: list[Any] | None = None) -> ValidationFailed:
     """A `validation_error` naming one field (`loc` defaults to body.<field>)."""
     return ValidationFailed(f"{field}: {msg}", errors=[{"loc": loc or ["body", field], "msg": msg}])
+
+
+def refuse_unknown_fields(given: Iterable[str], allowed: Collection[str], *, loc_prefix: list[Any]) -> None:
+    """`validation_error` naming every field of `given` not in `allowed`
+    (unknown or read-only), each at `[*loc_prefix, field]`."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown or read-only fields: {', '.join(unknown)}",
+            errors=[{"loc": [*loc_prefix, f], "msg": "extra fields not permitted"} for f in unknown],
+        )
 
 
 def clean_text(value: Any, field: str, *, min_len: int, max_len: int, strip: bool,
