@@ -64,8 +64,8 @@ def iso(dt: datetime) -> str:
 def parse_utc(value: str) -> datetime:
     """A time in a response: ISO 8601 with a UTC offset."""
     assert isinstance(value, str), value
-    assert value.endswith("Z") or value.endswith("+00:00"), f"not UTC: {value}"
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert value.endswith(("Z", "+00:00")), f"not UTC: {value}"
+    parsed = datetime.fromisoformat(value)
     assert parsed.utcoffset() == timedelta(0)
     return parsed
 

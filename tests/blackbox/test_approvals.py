@@ -3,7 +3,12 @@ visibility of approvals, and a racing PUT by one approver."""
 
 import httpx
 
-from tests.blackbox.conftest import APPROVAL_KEYS, assert_problem, concurrently, parse_utc
+from tests.blackbox.conftest import (
+    APPROVAL_KEYS,
+    assert_problem,
+    concurrently,
+    parse_utc,
+)
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -27,7 +32,7 @@ def _setup(px, nominations="open", approvals="open", **fields):
 
 
 def test_first_put_is_201_then_200_with_nomination_status(px):
-    p, crits, n, manager, *_ = _setup(px)
+    _p, crits, n, manager, *_ = _setup(px)
     r = _put(manager.api, n["id"], _approve_body(crits, 4))
     assert r.status_code == 201, r.text
     a = r.json()
@@ -54,7 +59,7 @@ def test_first_put_is_201_then_200_with_nomination_status(px):
 
 
 def test_status_recomputation_with_two_required_approvals(px):
-    p, crits, n, manager, nominator, nominee = _setup(px, required_approvals=2)
+    _p, crits, n, manager, nominator, _nominee = _setup(px, required_approvals=2)
     admin2 = px.user("admin")
     assert _put(manager.api, n["id"], _approve_body(crits)).json()["nomination_status"] == "pending"
     assert px.admin.get(f"/nominations/{n['id']}").json()["status"] == "pending"
@@ -73,7 +78,7 @@ def test_status_recomputation_with_two_required_approvals(px):
 
 
 def test_reject_requires_a_comment(px):
-    p, crits, n, manager, *_ = _setup(px)
+    _p, crits, n, manager, *_ = _setup(px)
     for body in [{"decision": "reject"}, {"decision": "reject", "comment": "   \n "},
                  {"decision": "approve", "comment": "x" * 2001, "ratings": _approve_body(crits)["ratings"]}]:
         r = _put(manager.api, n["id"], body)
@@ -88,7 +93,7 @@ def test_reject_requires_a_comment(px):
 # ---- the 7 checks in order -----------------------------------------------------
 
 def test_check1_not_found_for_missing_or_invisible(px):
-    p, crits, n, manager, nominator, nominee = _setup(px)
+    _p, crits, n, manager, _nominator, nominee = _setup(px)
     stranger_manager = px.team_with_manager()[1]
     assert_problem(_put(manager.api, MISSING, _approve_body(crits)), 404, "not_found")
     # invisible: not an approver -> not_found, never not_approver
@@ -99,7 +104,7 @@ def test_check1_not_found_for_missing_or_invisible(px):
 
 
 def test_check2_cycle_state_before_window_and_everything_else(px):
-    p, crits, n, manager, nominator, nominee = _setup(px)
+    p, _crits, n, _manager, nominator, _nominee = _setup(px)
     nominator.api.post(f"/nominations/{n['id']}/withdraw")
     px.close(p["id"])
     px.finalize(p["id"])
@@ -109,7 +114,7 @@ def test_check2_cycle_state_before_window_and_everything_else(px):
 
 
 def test_check3_window_before_withdrawn(px):
-    p, crits, n, manager, nominator, nominee = _setup(px, "open", "before")
+    p, crits, n, manager, nominator, _nominee = _setup(px, "open", "before")
     assert_problem(_put(manager.api, n["id"], _approve_body(crits)), 409, "window_closed")
     nominator.api.post(f"/nominations/{n['id']}/withdraw")
     assert_problem(_put(manager.api, n["id"], {"decision": "approve", "ratings": []}), 409, "window_closed")
@@ -119,7 +124,7 @@ def test_check3_window_before_withdrawn(px):
 
 
 def test_check4_withdrawn_before_not_approver(px):
-    p, crits, n, manager, nominator, nominee = _setup(px)
+    _p, crits, n, manager, nominator, _nominee = _setup(px)
     nominator.api.post(f"/nominations/{n['id']}/withdraw")
     # the nominator sees it but is no approver and in conflict: nomination_state first
     assert_problem(_put(nominator.api, n["id"], {"decision": "approve", "ratings": []}), 409, "nomination_state")
@@ -127,7 +132,7 @@ def test_check4_withdrawn_before_not_approver(px):
 
 
 def test_check5_not_approver_before_conflict(px):
-    p, crits, n, manager, nominator, nominee = _setup(px)
+    _p, _crits, n, _manager, nominator, _nominee = _setup(px)
     # the nominator (an employee) can see the nomination, is not an approver, and has a conflict
     assert_problem(_put(nominator.api, n["id"], {"decision": "approve", "ratings": []}), 403, "not_approver")
 
@@ -163,7 +168,7 @@ def test_check6_conflict_of_interest_for_admins(px):
 
 
 def test_check7_invalid_ratings(px):
-    p, crits, n, manager, *_ = _setup(px, rating_min=0, rating_max=10)
+    _p, crits, n, manager, *_ = _setup(px, rating_min=0, rating_max=10)
     c1, c2 = crits
     cases = [
         {"decision": "approve"},                                                           # missing all
@@ -196,7 +201,7 @@ def test_check7_invalid_ratings(px):
 
 
 def test_non_integer_rating_is_rejected(px):
-    p, crits, n, manager, *_ = _setup(px)
+    _p, crits, n, manager, *_ = _setup(px)
     body = {"decision": "approve", "ratings": [{"criterion_id": crits[0]["id"], "value": 2.5},
                                                {"criterion_id": crits[1]["id"], "value": 3}]}
     r = _put(manager.api, n["id"], body)
@@ -204,7 +209,7 @@ def test_non_integer_rating_is_rejected(px):
 
 
 def test_approvals_list_visibility(px):
-    p, crits, n, manager, nominator, nominee = _setup(px)
+    _p, crits, n, manager, nominator, nominee = _setup(px)
     px.approve(manager.api, n["id"], {c["id"]: 3 for c in crits})
     assert len(manager.api.get(f"/nominations/{n['id']}/approvals").json()["items"]) == 1
     assert len(px.admin.get(f"/nominations/{n['id']}/approvals").json()["items"]) == 1
@@ -215,7 +220,7 @@ def test_approvals_list_visibility(px):
 
 
 def test_racing_put_by_one_approver(px, base_url):
-    p, crits, n, manager, *_ = _setup(px)
+    _p, crits, n, manager, *_ = _setup(px)
     body = _approve_body(crits, 4)
 
     def one(i):

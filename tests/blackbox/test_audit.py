@@ -4,7 +4,16 @@ change with the spec's action names, payload shapes, request ids, no secrets."""
 import time
 from datetime import timedelta
 
-from tests.blackbox.conftest import AUDIT_KEYS, PAGE_KEYS, assert_problem, iso, now, parse_utc, uniq, windows
+from tests.blackbox.conftest import (
+    AUDIT_KEYS,
+    PAGE_KEYS,
+    assert_problem,
+    iso,
+    now,
+    parse_utc,
+    uniq,
+    windows,
+)
 
 
 def test_audit_log_is_admin_only(px):

@@ -3,7 +3,15 @@
 from datetime import timedelta
 
 from tests.blackbox.conftest import (
-    CRITERION_KEYS, CYCLE_KEYS, PAGE_KEYS, assert_problem, iso, now, parse_utc, uniq, windows,
+    CRITERION_KEYS,
+    CYCLE_KEYS,
+    PAGE_KEYS,
+    assert_problem,
+    iso,
+    now,
+    parse_utc,
+    uniq,
+    windows,
 )
 
 

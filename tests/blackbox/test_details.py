@@ -1,13 +1,11 @@
 """Finer points of the contract: no-op writes, nulls in PATCH bodies,
 updated_at, JSON-number decimals, results keep the team at finalization."""
 
-from tests.blackbox.conftest import assert_problem, parse_utc, uniq
-
 import time
 
 import pytest
 
-from tests.blackbox.conftest import JUSTIFICATION
+from tests.blackbox.conftest import JUSTIFICATION, assert_problem, parse_utc, uniq
 
 
 def test_identical_approval_resubmit_writes_no_audit_row(px):
@@ -120,7 +118,7 @@ def test_approval_replace_replaces_ratings(px):
 
 
 def test_results_keep_team_at_finalization(px):
-    team, manager = px.team_with_manager()
+    team, _manager = px.team_with_manager()
     team2 = px.team()
     nominee = px.user(team_id=team["id"])
     p, crits = px.published(award_slots=1)
@@ -139,7 +137,7 @@ def test_results_keep_team_at_finalization(px):
 
 def test_nominee_in_approver_role_cannot_approve_about_self(px):
     """A manager nominated within the team they manage: never approves it."""
-    team, manager = px.team_with_manager()
+    _team, manager = px.team_with_manager()
     p, crits = px.published()
     n = px.nominate(px.user(), p["id"], manager.id)
     r = manager.api.put(f"/nominations/{n['id']}/approval",
@@ -206,7 +204,7 @@ def test_criterion_field_limits(px):
 def test_justification_length_counts_after_trimming(px):
     p, _ = px.published()
     nominator = px.user()
-    post = lambda j: nominator.api.post(f"/cycles/{p['id']}/nominations",  # noqa: E731
+    post = lambda j: nominator.api.post(f"/cycles/{p['id']}/nominations",
                                         json={"nominee_id": px.user().id, "justification": j})
     assert_problem(post("   123456789   "), 422, "validation_error")
     assert post("  1234567890  ").status_code == 201
@@ -215,7 +213,7 @@ def test_justification_length_counts_after_trimming(px):
 
 def test_more_precedence_edges(px):
     # approval: not_found (1) before cycle_state (2) for a stranger on a finalized cycle
-    p, crits = px.published()
+    p, _crits = px.published()
     n = px.nominate(px.user(), p["id"], px.user().id)
     px.close(p["id"])
     px.finalize(p["id"])

@@ -11,8 +11,16 @@ import httpx
 import pytest
 
 from tests.blackbox.conftest import (
-    AWARD_KEYS, CYCLE_KEYS, NOMINATION_KEYS, RESULT_CRITERION_KEYS, RESULT_ITEM_KEYS, RESULTS_KEYS,
-    assert_problem, concurrently, parse_utc, uniq,
+    AWARD_KEYS,
+    CYCLE_KEYS,
+    NOMINATION_KEYS,
+    RESULT_CRITERION_KEYS,
+    RESULT_ITEM_KEYS,
+    RESULTS_KEYS,
+    assert_problem,
+    concurrently,
+    parse_utc,
+    uniq,
 )
 
 CSV_COLUMNS = ["rank", "nominee_id", "nominee_name", "nominee_email", "team_name", "score",
@@ -50,7 +58,7 @@ def sc(px):
     s.other_manager = px.team_with_manager()[1]
     s.admins = [px.user("admin") for _ in range(6)]
     s.n1, s.n2 = px.user(), px.user()
-    mk = lambda name, team=None: px.user(name=f"{name} {tag}", team_id=team)  # noqa: E731
+    mk = lambda name, team=None: px.user(name=f"{name} {tag}", team_id=team)
     s.pat = mk("Pat", s.team["id"])
     s.zed = mk("Zed", s.team["id"])
     s.amy, s.sam, s.tom, s.tia, s.uma, s.vic, s.wes = (mk(n) for n in ["Amy", "Sam", "Tom", "Tia", "Uma", "Vic", "Wes"])
@@ -91,7 +99,7 @@ def sc(px):
 
 
 def _expected(sc):
-    I, C = sc.impact["id"], sc.craft["id"]  # noqa: E741
+    I, C = sc.impact["id"], sc.craft["id"]
 
     def crit(i_mean, c_mean):
         return {I: ("Impact", "0.9999", i_mean), C: ("Craft", "0.0001", c_mean)}

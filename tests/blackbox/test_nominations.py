@@ -4,7 +4,12 @@ visibility, and duplicates/quota under concurrency."""
 import httpx
 
 from tests.blackbox.conftest import (
-    JUSTIFICATION, NOMINATION_KEYS, PAGE_KEYS, assert_problem, concurrently, parse_utc, uniq,
+    JUSTIFICATION,
+    NOMINATION_KEYS,
+    PAGE_KEYS,
+    assert_problem,
+    concurrently,
+    parse_utc,
 )
 
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -230,7 +235,7 @@ def test_withdraw_permissions(px):
 
 def test_nomination_visibility_while_published(px):
     team, manager = px.team_with_manager()
-    other_team, other_manager = px.team_with_manager()
+    _other_team, other_manager = px.team_with_manager()
     emp, nominee = px.user(), px.user(team_id=team["id"])
     stranger = px.user(team_id=team["id"])
     p, _ = px.published()

@@ -1,7 +1,13 @@
 """Users, teams, tokens over HTTP (API.md paths and Objects)."""
 
 from tests.blackbox.conftest import (
-    PAGE_KEYS, TEAM_KEYS, TOKEN_KEYS, USER_KEYS, assert_problem, parse_utc, uniq,
+    PAGE_KEYS,
+    TEAM_KEYS,
+    TOKEN_KEYS,
+    USER_KEYS,
+    assert_problem,
+    parse_utc,
+    uniq,
 )
 
 

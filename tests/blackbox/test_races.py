@@ -3,7 +3,13 @@ publish and criteria changes, window edits, idempotent transitions."""
 
 import httpx
 
-from tests.blackbox.conftest import JUSTIFICATION, assert_problem, concurrently, parse_utc, uniq
+from tests.blackbox.conftest import (
+    JUSTIFICATION,
+    assert_problem,
+    concurrently,
+    parse_utc,
+    uniq,
+)
 
 
 def _in_parallel(base_url, calls):
