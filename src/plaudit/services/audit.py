@@ -1,6 +1,7 @@
 """The audit writer: one row per changed entity, in the caller's transaction.
 
-`record` is the only way rows reach `audit_logs`. Because it runs in the same
+`record` (or, on a hot path, `creation_cte` inside the creating statement)
+is the only way rows reach `audit_logs`. Because it runs in the same
 session as the change, a rollback takes the audit row with it, and a failed
 audit insert fails the change. A change that changes nothing writes nothing.
 
@@ -17,7 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import CTE, Text, Uuid, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from plaudit import paging
@@ -63,6 +65,38 @@ _INSERT = insert(AuditLog.__table__).values(
 )
 
 
+def payload_of(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The payload of an audit row, or None when there is nothing to record.
+
+    - creation: `after` only -> `{"after": after}`;
+    - update: both -> `{"before", "after"}` holding only the fields that differ
+      (None when nothing differs and `extra` is empty);
+    - deletion: `before` only -> `{"before": before}`.
+    `extra` is merged in (e.g. `nomination_status` for approvals). Values are
+    made JSON-ready; secrets are dropped.
+    """
+    before = _clean(before)
+    after = _clean(after)
+    payload: dict[str, Any] = {}
+    if before is not None and after is not None:
+        changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+        if not changed and not extra:
+            return None
+        payload = {
+            "before": {k: before.get(k) for k in changed},
+            "after": {k: after.get(k) for k in changed},
+        }
+    elif after is not None:
+        payload = {"after": after}
+    elif before is not None:
+        payload = {"before": before}
+    if extra:
+        payload.update(to_json(extra))
+    return payload
+
+
 def record(
     session: Session,
     *,
@@ -74,32 +108,12 @@ def record(
     after: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> bool:
-    """Append one audit row; return whether one was written.
-
-    - creation: `after` only -> payload `{"after": after}`;
-    - update: both -> `{"before", "after"}` holding only the fields that differ
-      (no row at all when nothing differs and `extra` is empty);
-    - deletion: `before` only -> `{"before": before}`.
-    `extra` is merged into the payload (e.g. `nomination_status` for approvals).
-    The request id comes from `session.info["request_id"]`, set by the API.
+    """Append one audit row (payload: `payload_of`); return whether one was
+    written. The request id comes from `session.info["request_id"]`, set by the API.
     """
-    before = _clean(before)
-    after = _clean(after)
-    payload: dict[str, Any] = {}
-    if before is not None and after is not None:
-        changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
-        if not changed and not extra:
-            return False
-        payload = {
-            "before": {k: before.get(k) for k in changed},
-            "after": {k: after.get(k) for k in changed},
-        }
-    elif after is not None:
-        payload = {"after": after}
-    elif before is not None:
-        payload = {"before": before}
-    if extra:
-        payload.update(to_json(extra))
+    payload = payload_of(before, after, extra)
+    if payload is None:
+        return False
     session.connection().execute(
         _INSERT,
         {
@@ -113,6 +127,39 @@ def record(
         },
     )
     return True
+
+
+def creation_cte(new_rows: CTE) -> CTE:
+    """An `INSERT INTO audit_logs ... SELECT ... FROM new_rows` to attach to the
+    statement that creates an entity (`new_rows`: an INSERT ... RETURNING id
+    as a CTE): the creation and its audit row in one statement, one round
+    trip, and no audit row when the insert inserted nothing (ON CONFLICT DO
+    NOTHING). For hot paths; bind it with `creation_params`."""
+    values = select(
+        bindparam("audit_id", type_=Uuid),
+        bindparam("audit_actor_id", type_=Uuid),
+        bindparam("audit_action", type_=Text),
+        bindparam("audit_entity_type", type_=Text),
+        new_rows.c.id,
+        bindparam("audit_payload", type_=JSONB),
+        bindparam("audit_request_id", type_=Text),
+    ).select_from(new_rows)
+    columns = ["id", "actor_id", "action", "entity_type", "entity_id", "payload", "request_id"]
+    return insert(AuditLog.__table__).from_select(columns, values).cte("audit_row")
+
+
+def creation_params(
+    session: Session, *, actor_id: uuid.UUID | None, action: str, entity_type: str, after: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters of a `creation_cte`: the same row `record` would write."""
+    return {
+        "audit_id": uuid.uuid4(),
+        "audit_actor_id": actor_id,
+        "audit_action": action,
+        "audit_entity_type": entity_type,
+        "audit_payload": payload_of(None, after),
+        "audit_request_id": session.info.get("request_id"),
+    }
 
 
 def add_and_record(

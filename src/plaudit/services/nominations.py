@@ -228,8 +228,8 @@ _LIVE_COUNTS = select(
     _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
 )
 
-# The insert; a live (cycle, nominator, nominee) pair already there returns no row.
-_INSERT_LIVE = (
+# The insert (a CTE); a live (cycle, nominator, nominee) pair already there returns no row.
+_NEW_NOMINATION = (
     pg_insert(_NOMINATIONS)
     .values({c: bindparam(c) for c in ("id", "cycle_id", "nominator_id", "nominee_id", "justification",
                                        "status", "withdrawn_at")})
@@ -237,7 +237,12 @@ _INSERT_LIVE = (
         index_elements=["cycle_id", "nominator_id", "nominee_id"],
         index_where=text("status <> 'withdrawn'"),
     )
-    .returning(_NOMINATIONS.c.created_at, _NOMINATIONS.c.updated_at)
+    .returning(_NOMINATIONS.c.id, _NOMINATIONS.c.created_at, _NOMINATIONS.c.updated_at)
+    .cte("new_nomination")
+)
+# The insert and its audit row, in one statement (one round trip); no row, no audit row.
+_CREATE = select(_NEW_NOMINATION.c.created_at, _NEW_NOMINATION.c.updated_at).add_cte(
+    audit.creation_cte(_NEW_NOMINATION)
 )
 
 
@@ -261,7 +266,7 @@ def create_nomination(
     `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
     `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
     concurrency (see the module docstring). Round trips: cycle + nominee +
-    lock, counts (only when the cycle has a quota), insert, audit.
+    lock, counts (only when the cycle has a quota), insert with its audit row.
     """
     justification = clean_justification(justification)
     now = clock.now()
@@ -307,17 +312,16 @@ def create_nomination(
         "status": NominationStatus.pending.value,
         "withdrawn_at": None,
     }
-    stamps = conn.execute(_INSERT_LIVE, values).one_or_none()
-    if stamps is None:  # 7. (lost a race, or no quota to check first)
-        raise DuplicateNomination("you already nominated this person in this cycle")
-    audit.record(
+    audit_row = audit.creation_params(
         session,
         actor_id=actor.id,
         action="nomination.create",
         entity_type="nomination",
-        entity_id=values["id"],
         after={k: values[k] for k in NOMINATION_FIELDS},
     )
+    stamps = conn.execute(_CREATE, {**values, **audit_row}).one_or_none()
+    if stamps is None:  # 7. (lost a race, or no quota to check first): nothing written
+        raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance, without reloading it.
     nomination = Nomination(**values, created_at=stamps[0], updated_at=stamps[1])
     make_transient_to_detached(nomination)
