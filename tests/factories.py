@@ -205,3 +205,20 @@ def make_org(session: Session) -> Org:
     make_team(session, manager=other_manager)
     stranger = make_user(session)
     return Org(admin, manager, team, nominee, nominator, other_manager, stranger)
+
+
+def make_rated_nomination(
+    session: Session,
+    cycle: Cycle,
+    nominee: User,
+    approvals: list[dict[Criterion, int]],
+    *,
+    status: str = "approved",
+    decision: str = "approve",
+) -> Nomination:
+    """A nomination of `nominee` by a fresh nominator, with one approval per
+    entry of `approvals` ({criterion: value}), each by a fresh admin."""
+    nomination = make_nomination(session, cycle, make_user(session), nominee, status=status)
+    for ratings in approvals:
+        make_approval(session, nomination, make_user(session, role="admin"), decision=decision, ratings=ratings)
+    return nomination

@@ -19,18 +19,12 @@ from tests.factories import (
     make_criterion,
     make_cycle,
     make_nomination,
+    make_rated_nomination,
     make_team,
     make_token,
     make_user,
 )
 from tests.helpers import assert_problem, audit_count
-
-
-def nominate(session, cycle, nominee, approvals, *, status="approved"):
-    nomination = make_nomination(session, cycle, make_user(session), nominee, status=status)
-    for ratings in approvals:
-        make_approval(session, nomination, make_user(session, role="admin"), ratings=ratings)
-    return nomination
 
 
 @pytest.fixture
@@ -52,9 +46,9 @@ def org(session):
     cycle = make_cycle(session, nominations="after", approvals="after", award_slots=1, name="Spring awards")
     q = make_criterion(session, cycle, name="Quality", weight="0.6000", position=0)
     s = make_criterion(session, cycle, name="Spirit", weight="0.4000", position=1)
-    nominate(session, cycle, ada, [{q: 5, s: 4}, {q: 4, s: 3}])
-    nominate(session, cycle, ada, [{q: 5, s: 5}])
-    nominate(session, cycle, ben, [{q: 3, s: 3}])
+    make_rated_nomination(session, cycle, ada, [{q: 5, s: 4}, {q: 4, s: 3}])
+    make_rated_nomination(session, cycle, ada, [{q: 5, s: 5}])
+    make_rated_nomination(session, cycle, ben, [{q: 3, s: 3}])
     tokens = {name: auth(make_token(session, u)) for name, u in
               [("admin", admin), ("manager", manager), ("employee", employee), ("ada", ada), ("ben", ben)]}
     return dict(admin=admin, manager=manager, employee=employee, ada=ada, ben=ben, red=red, cycle=cycle,
@@ -251,7 +245,7 @@ def test_awards_page_newest_first(client, session, org, clock):
     client.post(f"/cycles/{org['cycle'].id}/finalize", headers=tokens["admin"])
     later = make_cycle(session, nominations="after", approvals="after", name="Autumn awards")
     k = make_criterion(session, later, weight="1")
-    nominate(session, later, ben, [{k: 5}])
+    make_rated_nomination(session, later, ben, [{k: 5}])
     clock.advance(timedelta(days=1))
     assert client.post(f"/cycles/{later.id}/finalize", headers=tokens["admin"]).status_code == 200
     first = client.get(f"/users/{ben.id}/awards", params={"limit": 1}, headers=tokens["ben"]).json()

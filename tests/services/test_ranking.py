@@ -16,7 +16,14 @@ from plaudit.errors import ApprovalsOpen, CycleState, Forbidden, NotFinalized, N
 from plaudit.models import CycleResult
 from plaudit.services import ranking
 from tests.conftest import NOW
-from tests.factories import make_approval, make_criterion, make_cycle, make_nomination, make_team, make_user
+from tests.factories import (
+    make_approval,
+    make_criterion,
+    make_cycle,
+    make_rated_nomination,
+    make_team,
+    make_user,
+)
 from tests.helpers import audit_rows
 
 
@@ -26,15 +33,6 @@ from tests.helpers import audit_rows
 def closed_cycle(session, **fields):
     """A published cycle whose nomination and approval windows have both closed."""
     return make_cycle(session, nominations="after", approvals="after", **fields)
-
-
-def nominate(session, cycle, nominee, approvals, *, status="approved", decision="approve"):
-    """A nomination of `nominee` by a fresh nominator, with one approval per
-    entry of `approvals` ({criterion: value}), each by a fresh admin."""
-    nomination = make_nomination(session, cycle, make_user(session), nominee, status=status)
-    for ratings in approvals:
-        make_approval(session, nomination, make_user(session, role="admin"), decision=decision, ratings=ratings)
-    return nomination
 
 
 def person(session, name, **kw):
@@ -82,10 +80,12 @@ def scored(session):
     teamwork = make_criterion(session, cycle, name="Teamwork", weight="0.4000", position=1)
     impact = make_criterion(session, cycle, name="Impact", weight="0.6000", position=0)
     alice, bob, cara = person(session, "Alice"), person(session, "Bob"), person(session, "Cara")
-    nominate(session, cycle, alice, [{impact: 5, teamwork: 3}, {impact: 4, teamwork: 4}])
-    nominate(session, cycle, alice, [{impact: 3, teamwork: 5}])
-    nominate(session, cycle, bob, [{impact: 4, teamwork: 3}, {impact: 4, teamwork: 3}, {impact: 5, teamwork: 3}])
-    cara_nomination = nominate(session, cycle, cara, [{impact: 5, teamwork: 5}])
+    make_rated_nomination(session, cycle, alice, [{impact: 5, teamwork: 3}, {impact: 4, teamwork: 4}])
+    make_rated_nomination(session, cycle, alice, [{impact: 3, teamwork: 5}])
+    make_rated_nomination(
+        session, cycle, bob, [{impact: 4, teamwork: 3}, {impact: 4, teamwork: 3}, {impact: 5, teamwork: 3}]
+    )
+    cara_nomination = make_rated_nomination(session, cycle, cara, [{impact: 5, teamwork: 5}])
     return cycle, impact, teamwork, alice, bob, cara, cara_nomination
 
 
@@ -111,8 +111,8 @@ def test_only_approved_nominations_and_approve_ratings_count(session, admin, clo
     cycle, impact, teamwork, alice, bob, cara, cara_nomination = scored
     dan = person(session, "Dan")
     for status in ("pending", "rejected", "withdrawn"):
-        nominate(session, cycle, dan, [{impact: 5, teamwork: 5}], status=status)
-        nominate(session, cycle, alice, [{impact: 5, teamwork: 5}], status=status)
+        make_rated_nomination(session, cycle, dan, [{impact: 5, teamwork: 5}], status=status)
+        make_rated_nomination(session, cycle, alice, [{impact: 5, teamwork: 5}], status=status)
     make_approval(session, cara_nomination, make_user(session, role="admin"), decision="reject",
                   ratings={impact: 1, teamwork: 1})
     results = ranking.preview(session, admin, cycle.id, clock=clock)
@@ -137,8 +137,8 @@ def test_score_rounds_half_up_at_the_seventh_place(session, admin, clock):
     b = make_criterion(session, cycle, name="B", weight="0.3333", position=1)
     c = make_criterion(session, cycle, name="C", weight="0.3334", position=2)
     nominee = person(session, "Nina")
-    nominate(session, cycle, nominee, [{a: 1, b: 1, c: 1}] * 3 + [{a: 2, b: 1, c: 1}])
-    nominate(session, cycle, nominee, [{a: 1, b: 1, c: 1}])
+    make_rated_nomination(session, cycle, nominee, [{a: 1, b: 1, c: 1}] * 3 + [{a: 2, b: 1, c: 1}])
+    make_rated_nomination(session, cycle, nominee, [{a: 1, b: 1, c: 1}])
     (item,) = ranking.preview(session, admin, cycle.id, clock=clock).items
     assert item.score == Decimal("1.041663")
     assert breakdown(item) == [("A", "0.3333", "1.125000"), ("B", "0.3333", "1.000000"), ("C", "0.3334", "1.000000")]
@@ -163,8 +163,8 @@ def test_score_is_exact_when_means_repeat_and_the_sum_lands_on_a_half(session, a
     b = make_criterion(session, cycle, name="B", weight="0.3333", position=1)
     c = make_criterion(session, cycle, name="C", weight="0.3334", position=2)
     nominee = person(session, "Nina")
-    nominate(session, cycle, nominee, [{a: 1, b: 1, c: 1}, {a: 1, b: 1, c: 1}, {a: 2, b: 1, c: 1}])
-    nominate(session, cycle, nominee, [{a: 1, b: 1, c: 1}] * 3 + [{a: 2, b: 1, c: 1}])
+    make_rated_nomination(session, cycle, nominee, [{a: 1, b: 1, c: 1}, {a: 1, b: 1, c: 1}, {a: 2, b: 1, c: 1}])
+    make_rated_nomination(session, cycle, nominee, [{a: 1, b: 1, c: 1}] * 3 + [{a: 2, b: 1, c: 1}])
     (item,) = ranking.preview(session, admin, cycle.id, clock=clock).items
     assert item.score == Decimal("1.097213")
     assert breakdown(item)[0] == ("A", "0.3333", "1.291667")
@@ -183,10 +183,10 @@ def test_equal_scores_reached_through_different_means_share_a_rank(session, admi
     cycle = closed_cycle(session, award_slots=1)
     k = make_criterion(session, cycle, name="Only", weight="1")
     bea, abe = person(session, "Bea"), person(session, "Abe")
-    nominate(session, cycle, bea, [{k: 2}])
-    nominate(session, cycle, bea, [{k: 2}, {k: 3}, {k: 3}])
-    nominate(session, cycle, abe, [{k: 2}, {k: 2}, {k: 3}])
-    nominate(session, cycle, abe, [{k: 2}, {k: 2}, {k: 3}])
+    make_rated_nomination(session, cycle, bea, [{k: 2}])
+    make_rated_nomination(session, cycle, bea, [{k: 2}, {k: 3}, {k: 3}])
+    make_rated_nomination(session, cycle, abe, [{k: 2}, {k: 2}, {k: 3}])
+    make_rated_nomination(session, cycle, abe, [{k: 2}, {k: 2}, {k: 3}])
     results = ranking.preview(session, admin, cycle.id, clock=clock)
     assert table(results) == [("Abe", 1, "2.333333", 2, True), ("Bea", 1, "2.333333", 2, True)]
 
@@ -203,12 +203,12 @@ def test_competition_rank_breaks_ties_by_nominations_and_a_boundary_tie_adds_win
     cycle = closed_cycle(session, award_slots=3)
     k = make_criterion(session, cycle, name="Only", weight="1")
     uma, vic, zed, amy, lou = (person(session, n) for n in ("Uma", "Vic", "Zed", "Amy", "Lou"))
-    nominate(session, cycle, uma, [{k: 5}])
-    nominate(session, cycle, vic, [{k: 4}])
-    nominate(session, cycle, vic, [{k: 4}])
-    nominate(session, cycle, zed, [{k: 4}])
-    nominate(session, cycle, amy, [{k: 4}])
-    nominate(session, cycle, lou, [{k: 3}])
+    make_rated_nomination(session, cycle, uma, [{k: 5}])
+    make_rated_nomination(session, cycle, vic, [{k: 4}])
+    make_rated_nomination(session, cycle, vic, [{k: 4}])
+    make_rated_nomination(session, cycle, zed, [{k: 4}])
+    make_rated_nomination(session, cycle, amy, [{k: 4}])
+    make_rated_nomination(session, cycle, lou, [{k: 3}])
     results = ranking.preview(session, admin, cycle.id, clock=clock)
     assert table(results) == [
         ("Uma", 1, "5.000000", 1, True),
@@ -224,7 +224,7 @@ def test_same_name_in_a_shared_rank_is_ordered_by_id(session, admin, clock):
     k = make_criterion(session, cycle, name="Only", weight="1")
     twins = [person(session, "Sam"), person(session, "Sam")]
     for twin in twins:
-        nominate(session, cycle, twin, [{k: 4}])
+        make_rated_nomination(session, cycle, twin, [{k: 4}])
     items = ranking.preview(session, admin, cycle.id, clock=clock).items
     assert [i.nominee_id for i in items] == sorted(t.id for t in twins)
     assert [i.rank for i in items] == [1, 1]
@@ -236,7 +236,7 @@ def test_ranking_query_is_one_select_with_team_and_criteria(session, clock):
     cycle = closed_cycle(session)
     k = make_criterion(session, cycle, name="Only", weight="1")
     nominee = person(session, "Tia", team=team)
-    nominate(session, cycle, nominee, [{k: 3}, {k: 4}])
+    make_rated_nomination(session, cycle, nominee, [{k: 3}, {k: 4}])
     (row,) = session.execute(ranking.ranking_query(cycle.id)).mappings().all()
     assert row["nominee_id"] == nominee.id and row["team_id"] == team.id and row["rank"] == 1
     assert row["score"] == Decimal("3.500000") and row["is_winner"] is True
@@ -265,7 +265,7 @@ def test_preview_needs_a_published_cycle(session, admin, clock):
 def test_preview_stores_nothing_and_works_while_approvals_are_open(session, admin, clock):
     cycle = make_cycle(session)  # both windows open
     k = make_criterion(session, cycle, weight="1")
-    nominate(session, cycle, person(session, "Ola"), [{k: 4}])
+    make_rated_nomination(session, cycle, person(session, "Ola"), [{k: 4}])
     before = len(audit_rows(session))
     results = ranking.preview(session, admin, cycle.id, clock=clock)
     assert table(results) == [("Ola", 1, "4.000000", 1, True)]
@@ -332,7 +332,7 @@ def test_finalize_before_the_approval_window_closes_is_approvals_open(session, a
 def test_finalize_exactly_when_the_approval_window_closes_is_allowed(session, admin, clock):
     cycle = make_cycle(session, nominations="after", approvals="open")
     k = make_criterion(session, cycle, weight="1")
-    nominate(session, cycle, person(session, "Pia"), [{k: 5}])
+    make_rated_nomination(session, cycle, person(session, "Pia"), [{k: 5}])
     clock.set(cycle.approval_closes_at)
     results = ranking.finalize(session, admin, cycle.id, clock=clock)
     assert results.finalized_at == cycle.approval_closes_at
@@ -365,7 +365,7 @@ def test_finalize_an_unknown_cycle_is_not_found(session, admin, clock):
 def test_finalize_with_nobody_approved_finalizes_an_empty_ranking(session, admin, clock):
     cycle = closed_cycle(session)
     k = make_criterion(session, cycle, weight="1")
-    nominate(session, cycle, person(session, "Pat"), [{k: 5}], status="pending")
+    make_rated_nomination(session, cycle, person(session, "Pat"), [{k: 5}], status="pending")
     results = ranking.finalize(session, admin, cycle.id, clock=clock)
     assert results.items == [] and cycle.status == "finalized"
     (row,) = audit_rows(session, entity_id=cycle.id, action="cycle.finalize")
@@ -384,7 +384,7 @@ def test_results_freeze_name_and_team_at_finalization(session, admin, clock):
     cycle = closed_cycle(session)
     k = make_criterion(session, cycle, weight="1")
     nominee = person(session, "Before", team=old_team)
-    nominate(session, cycle, nominee, [{k: 4}])
+    make_rated_nomination(session, cycle, nominee, [{k: 4}])
     ranking.finalize(session, admin, cycle.id, clock=clock)
     nominee.display_name, nominee.team_id = "After", new_team.id
     session.flush()
@@ -429,9 +429,9 @@ def test_results_filter_by_team(session, admin, clock):
     red, blue = make_team(session, name="Red"), make_team(session, name="Blue")
     cycle = closed_cycle(session, award_slots=1)
     k = make_criterion(session, cycle, weight="1")
-    nominate(session, cycle, person(session, "Rae", team=red), [{k: 5}])
-    nominate(session, cycle, person(session, "Ron", team=red), [{k: 3}])
-    nominate(session, cycle, person(session, "Bo", team=blue), [{k: 4}])
+    make_rated_nomination(session, cycle, person(session, "Rae", team=red), [{k: 5}])
+    make_rated_nomination(session, cycle, person(session, "Ron", team=red), [{k: 3}])
+    make_rated_nomination(session, cycle, person(session, "Bo", team=blue), [{k: 4}])
     ranking.finalize(session, admin, cycle.id, clock=clock)
     assert table(ranking.get_results(session, admin, cycle.id, team_id=red.id)) == [
         ("Rae", 1, "5.000000", 1, True),
@@ -456,15 +456,15 @@ def _awards_fixture(session, admin, clock):
     for day, (wes_rating, rival_rating) in enumerate([(5, 3), (2, 4), (4, 1)]):
         cycle = closed_cycle(session, award_slots=1, name=f"Cycle day {day}")
         k = make_criterion(session, cycle, weight="1")
-        nominate(session, cycle, wes, [{k: wes_rating}])
-        nominate(session, cycle, person(session, "Rival"), [{k: rival_rating}])
+        make_rated_nomination(session, cycle, wes, [{k: wes_rating}])
+        make_rated_nomination(session, cycle, person(session, "Rival"), [{k: rival_rating}])
         clock.set(NOW + timedelta(days=day))
         ranking.finalize(session, admin, cycle.id, clock=clock)
         cycles.append(cycle)
     cycles[2].status, cycles[2].archived_at = "archived", NOW + timedelta(days=5)
     open_cycle = make_cycle(session)
     k = make_criterion(session, open_cycle, weight="1")
-    nominate(session, open_cycle, wes, [{k: 5}])
+    make_rated_nomination(session, open_cycle, wes, [{k: 5}])
     session.flush()
     return wes, manager, team, cycles
 
@@ -520,8 +520,8 @@ def test_csv_export_has_the_spec_columns_and_frozen_team(session, admin, clock):
     k = make_criterion(session, cycle, weight="1")
     ada = make_user(session, display_name="Ada", email="ada@example.org", team=team)
     ben = make_user(session, display_name="Ben", email="ben@example.org")
-    nominate(session, cycle, ada, [{k: 5}, {k: 4}])
-    nominate(session, cycle, ben, [{k: 3}])
+    make_rated_nomination(session, cycle, ada, [{k: 5}, {k: 4}])
+    make_rated_nomination(session, cycle, ben, [{k: 3}])
     ranking.finalize(session, admin, cycle.id, clock=clock)
     ada.team_id = later.id
     session.flush()
@@ -541,7 +541,7 @@ def test_csv_export_streams_in_batches(session, admin, clock):
     cycle = closed_cycle(session)
     k = make_criterion(session, cycle, weight="1")
     for i in range(5):
-        nominate(session, cycle, person(session, f"N{i}"), [{k: 1 + i % 5}])
+        make_rated_nomination(session, cycle, person(session, f"N{i}"), [{k: 1 + i % 5}])
     ranking.finalize(session, admin, cycle.id, clock=clock)
     cycle_obj = ranking.require_export(session, admin, cycle.id)
     chunks = list(ranking.csv_chunks(session, cycle_obj.id, batch=2))
