@@ -156,7 +156,6 @@ def test_token_with_past_expiry(px):
         assert_problem(r, 422)
 
 
-@pytest.mark.xfail(strict=True, reason="Unix-epoch numbers are accepted as times (pydantic AwareDatetime lax mode)")
 def test_time_as_unix_number_is_422(px):
     """API.md: times are ISO 8601 with an offset on input; a bare number is not."""
     from tests.blackbox.conftest import windows
@@ -165,7 +164,6 @@ def test_time_as_unix_number_is_422(px):
         assert_problem(r, 422, "validation_error")
 
 
-@pytest.mark.xfail(strict=True, reason="Unix-epoch numbers are accepted for token expires_at")
 def test_token_expiry_as_unix_number_is_422(px):
     user = px.user()
     r = px.admin.post(f"/users/{user.id}/tokens", json={"name": "x", "expires_at": 4102444800})
@@ -182,7 +180,6 @@ def test_iso_time_without_seconds_is_accepted(px):
     assert parse_utc(r.json()["nomination_closes_at"]).isoformat() == "2031-03-02T08:00:00+00:00"
 
 
-@pytest.mark.xfail(strict=True, reason="audit since/until accept a Unix-epoch number")
 def test_audit_since_as_unix_number_is_422(px):
     assert_problem(px.admin.get("/audit-logs", params={"since": "1700000000"}), 422, "validation_error")
 
@@ -254,7 +251,6 @@ def test_pending_nomination_with_some_approvals_is_not_ranked(px):
         (b.id, "2.500000", 1, True)]
 
 
-@pytest.mark.xfail(strict=True, reason="JSON-number weights go through binary float: extra decimals are lost, not refused")
 def test_json_number_weight_with_more_than_4_places_is_refused(px):
     """API.md: decimals are accepted as JSON numbers; DOMAIN.md: at most 4
     decimal places, exact decimal arithmetic. 0.50000000000000000001 (20

@@ -4,9 +4,23 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
 T = TypeVar("T")
+
+
+def _iso_text(value: Any) -> Any:
+    """Times arrive as ISO 8601 text (API.md); pydantic alone would also take a
+    number, or a string of digits, as a Unix timestamp."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("must be an ISO 8601 time with an offset, e.g. 2030-01-31T17:00:00Z")
+    return value
+
+
+# A time in a request: ISO 8601 text with an offset (a time without one is a 422).
+InputTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class StrictBody(BaseModel):

@@ -2,7 +2,7 @@
 
 Request bodies are strict (`StrictBody`): unknown fields and server-owned
 ones (`status`, `published_at`, `id`, `cycle_id`, ...) are a 422. Times need
-an offset (`AwareDatetime`) and come back in UTC. Window invariants are NOT
+an offset (`InputTime`) and come back in UTC. Window invariants are NOT
 checked here: the service reports them as `invalid_windows`.
 
 PATCH bodies declare their fields without `| None`: leaving a field out
@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 
 from plaudit.models import Criterion, Cycle
 from plaudit.models.enums import CycleStatus, Role
-from plaudit.schemas.common import Out, StrictBody, Weight4
+from plaudit.schemas.common import InputTime, Out, StrictBody, Weight4
 from plaudit.services.cycles import approvals_open, nominations_open
 
 INT32_MAX = 2**31 - 1
@@ -52,10 +52,10 @@ def _all_roles() -> list[Role]:
 class CycleCreate(StrictBody):
     name: CycleName
     description: CycleDescription = ""
-    nomination_opens_at: AwareDatetime
-    nomination_closes_at: AwareDatetime
-    approval_opens_at: AwareDatetime
-    approval_closes_at: AwareDatetime
+    nomination_opens_at: InputTime
+    nomination_closes_at: InputTime
+    approval_opens_at: InputTime
+    approval_closes_at: InputTime
     rating_min: RatingBound = 1
     rating_max: RatingBound = 5
     required_approvals: RequiredApprovals = 1
@@ -69,10 +69,10 @@ class CycleUpdate(StrictBody):
 
     name: CycleName = None  # type: ignore[assignment]
     description: CycleDescription = None  # type: ignore[assignment]
-    nomination_opens_at: AwareDatetime = None  # type: ignore[assignment]
-    nomination_closes_at: AwareDatetime = None  # type: ignore[assignment]
-    approval_opens_at: AwareDatetime = None  # type: ignore[assignment]
-    approval_closes_at: AwareDatetime = None  # type: ignore[assignment]
+    nomination_opens_at: InputTime = None  # type: ignore[assignment]
+    nomination_closes_at: InputTime = None  # type: ignore[assignment]
+    approval_opens_at: InputTime = None  # type: ignore[assignment]
+    approval_closes_at: InputTime = None  # type: ignore[assignment]
     rating_min: RatingBound = None  # type: ignore[assignment]
     rating_max: RatingBound = None  # type: ignore[assignment]
     required_approvals: RequiredApprovals = None  # type: ignore[assignment]

@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from plaudit.models.enums import Role
-from plaudit.schemas.common import Out, StrictBody
+from plaudit.schemas.common import InputTime, Out, StrictBody
 from plaudit.services.users import EMAIL_MAX, normalize_email
 from plaudit.services.validation import NAME_MAX
 
@@ -85,4 +85,4 @@ class TokenCreated(Token):
 
 class TokenCreate(StrictBody):
     name: Name
-    expires_at: AwareDatetime | None = None
+    expires_at: InputTime | None = None

@@ -4,14 +4,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from plaudit.api.deps import CurrentUser, PageDep, SessionDep
+from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.audit import AuditEntry
-from plaudit.schemas.common import Page, page_of
+from plaudit.schemas.common import InputTime, Page, page_of
 from plaudit.services import audit
 
-router = APIRouter()
+router = APIRouter(route_class=PlauditRoute)
 
 
 @router.get("/audit-logs", tags=["audit"])
@@ -23,8 +23,8 @@ def list_audit_logs(
     entity_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(max_length=50, examples=["cycle.publish"])] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Inclusive lower bound on occurred_at.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Exclusive upper bound on occurred_at.")] = None,
+    since: Annotated[InputTime | None, Query(description="Inclusive lower bound on occurred_at.")] = None,
+    until: Annotated[InputTime | None, Query(description="Exclusive upper bound on occurred_at.")] = None,
 ) -> Page[AuditEntry]:
     """The audit log, newest first (admins)."""
     found = audit.list_audit_logs(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import CycleStatus
 from plaudit.schemas.common import Items, Page
 from plaudit.schemas.cycles import (
@@ -23,7 +24,7 @@ from plaudit.schemas.cycles import (
 from plaudit.services import criteria as criteria_service
 from plaudit.services import cycles as cycle_service
 
-router = APIRouter(tags=["cycles"])
+router = APIRouter(tags=["cycles"], route_class=PlauditRoute)
 
 
 @router.get("/cycles", response_model=Page[CycleOut])

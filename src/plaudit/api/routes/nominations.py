@@ -5,12 +5,13 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import NominationStatus
 from plaudit.schemas import nominations as schemas
 from plaudit.schemas.common import Items, Page, page_of
 from plaudit.services import approvals, nominations
 
-router = APIRouter(tags=["nominations"])
+router = APIRouter(tags=["nominations"], route_class=PlauditRoute)
 
 
 @router.get("/cycles/{cycle_id}/nominations")

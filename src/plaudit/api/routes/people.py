@@ -6,11 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.routing import PlauditRoute
 from plaudit.schemas import people as schemas
 from plaudit.schemas.common import Page, page_of
 from plaudit.services import teams, tokens, users
 
-router = APIRouter()
+router = APIRouter(route_class=PlauditRoute)
 
 
 # /users/me is declared before /users/{user_id} so "me" is never parsed as an id.

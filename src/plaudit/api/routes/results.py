@@ -11,11 +11,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.common import Page
 from plaudit.schemas.results import Award, Results
 from plaudit.services import ranking
 
-router = APIRouter(tags=["results"])
+router = APIRouter(tags=["results"], route_class=PlauditRoute)
 
 
 @router.post("/cycles/{cycle_id}/finalize", response_model=Results)
