@@ -119,6 +119,10 @@ def _matches(q: str) -> ColumnElement[bool]:
     return or_(User.display_name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
 
 
+def _taken(email: str) -> DuplicateName:
+    return DuplicateName(f"a user with email {email} already exists")
+
+
 def _team_for(session: Session, team_id: uuid.UUID | None) -> uuid.UUID | None:
     if team_id is not None and session.get(Team, team_id) is None:
         raise field_error("team_id", f"no team {team_id}")
@@ -145,12 +149,12 @@ def create_user(
     display_name = checked_field("display_name", normalize_name, display_name)
     role = checked_field("role", Role, role)
     if session.scalar(select(func.count()).where(User.email == email)):
-        raise DuplicateName(f"a user with email {email} already exists")
+        raise _taken(email)
     _team_for(session, team_id)
     user = User(email=email, display_name=display_name, role=role.value, team_id=team_id, is_active=True)
     audit.add_and_record(
         session, actor, user, action="user.create", entity_type="user", fields=USER_FIELDS,
-        guard=unique_guard(session, "uq_users_email", DuplicateName(f"a user with email {email} already exists")),
+        guard=unique_guard(session, "uq_users_email", _taken(email)),
     )
     return user
 
