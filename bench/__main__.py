@@ -68,9 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = parse_args(argv)
-    from bench.common import Server, server_url
+    from bench.common import bench_server
 
-    server = Server(server_url())
+    server = bench_server()
     print(f"Plaudit benchmarks: {', '.join(args.only)}  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
     with server.admin() as conn:
         print(f"PostgreSQL: {conn.execute('SHOW server_version').fetchone()[0]}")

@@ -12,71 +12,27 @@ import os
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import make_url
 
-from plaudit.db import migrate
-from plaudit.db.session import normalize_url
+from plaudit.db.server import DatabaseServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return normalize_url(url)
-    from plaudit.db.embedded import embedded_url
-
+def bench_server() -> DatabaseServer:
     data_dir = Path(os.environ.get("PLAUDIT_BENCH_DATA_DIR", ROOT / ".pgdata" / "bench"))
-    return embedded_url(data_dir)
+    return DatabaseServer.from_env("DATABASE_URL", data_dir)
 
 
-@dataclass(frozen=True)
-class Server:
-    """A PostgreSQL server where the benchmarks may create databases."""
+class Server(DatabaseServer):
+    """The benchmarks' server: fresh databases are named `plaudit_bench_<prefix>_...`."""
 
-    url: str
-
-    def url_for(self, database: str) -> str:
-        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
-
-    def libpq_for(self, database: str) -> str:
-        """A plain libpq URL (for psycopg.connect)."""
-        return (
-            make_url(self.url).set(drivername="postgresql", database=database).render_as_string(hide_password=False)
-        )
-
-    def admin(self) -> psycopg.Connection:
-        return psycopg.connect(self.libpq_for(make_url(self.url).database or "postgres"), autocommit=True)
-
-    def create_database(self, name: str, template: str | None = None) -> str:
-        with self.admin() as conn:
-            clause = f' TEMPLATE "{template}"' if template else ""
-            conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        return self.url_for(name)
-
-    def drop_database(self, name: str) -> None:
-        with self.admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    @contextmanager
-    def fresh_database(self, prefix: str, *, template: str | None = None, migrated: bool = True) -> Iterator[str]:
-        """A new database (migrated to head unless cloned from a template); dropped afterwards.
-        Yields its name; use `url_for` / `libpq_for` for URLs."""
-        name = f"plaudit_bench_{prefix}_{uuid.uuid4().hex[:8]}"
-        url = self.create_database(name, template=template)
-        try:
-            if migrated and template is None:
-                migrate.upgrade(url)
-            yield name
-        finally:
-            self.drop_database(name)
+    def fresh_database(self, prefix: str, **kwargs):
+        return super().fresh_database(f"plaudit_bench_{prefix}", **kwargs)
 
 
 def libpq(url: str) -> str:

@@ -214,6 +214,6 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
 
 
 if __name__ == "__main__":  # python -m bench.create_nomination
-    from bench.common import server_url
+    from bench.common import bench_server
 
-    run(Server(server_url()))
+    run(bench_server())

@@ -14,67 +14,33 @@ transactions take `committed_db`: a fresh database cloned from the template.
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, make_url
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.api.app import create_app
 from plaudit.clock import FixedClock
 from plaudit.db import migrate
-from plaudit.db.session import make_engine, normalize_url
+from plaudit.db.server import DatabaseServer
+from plaudit.db.session import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pinned "now" of every test that does not move it: a Thursday noon UTC.
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def _server_url() -> str:
-    url = os.environ.get("PLAUDIT_TEST_DATABASE_URL")
-    if url:
-        return normalize_url(url)
-    from plaudit.db.embedded import embedded_url
-
+@pytest.fixture(scope="session")
+def server() -> DatabaseServer:
     data_dir = Path(os.environ.get("PLAUDIT_TEST_DATA_DIR", ROOT / ".pgdata" / "test"))
-    return embedded_url(data_dir)
-
-
-@dataclass(frozen=True)
-class Server:
-    """A PostgreSQL server where tests may create databases."""
-
-    url: str
-
-    def url_for(self, database: str) -> str:
-        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
-
-    def admin(self) -> psycopg.Connection:
-        libpq = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(libpq, autocommit=True)
-
-    def create_database(self, name: str, template: str | None = None) -> str:
-        with self.admin() as conn:
-            clause = f' TEMPLATE "{template}"' if template else ""
-            conn.execute(f'CREATE DATABASE "{name}"{clause}')
-        return self.url_for(name)
-
-    def drop_database(self, name: str) -> None:
-        with self.admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return DatabaseServer.from_env("PLAUDIT_TEST_DATABASE_URL", data_dir)
 
 
 @pytest.fixture(scope="session")
-def server() -> Server:
-    return Server(_server_url())
-
-
-@pytest.fixture(scope="session")
-def template_db(server: Server) -> Iterator[str]:
+def template_db(server: DatabaseServer) -> Iterator[str]:
     """A database migrated to head, never connected to afterwards (so it can be cloned)."""
     name = f"plaudit_tpl_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name)
@@ -86,7 +52,7 @@ def template_db(server: Server) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(server: Server, template_db: str) -> Iterator[str]:
+def database_url(server: DatabaseServer, template_db: str) -> Iterator[str]:
     name = f"plaudit_test_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name, template=template_db)
     try:
@@ -142,7 +108,7 @@ def client(app) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def committed_db(server: Server, template_db: str) -> Iterator[Engine]:
+def committed_db(server: DatabaseServer, template_db: str) -> Iterator[Engine]:
     """A fresh migrated database whose transactions really commit; for
     concurrency tests with several connections, threads or processes."""
     name = f"plaudit_c_{uuid.uuid4().hex[:10]}"

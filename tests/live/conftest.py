@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server
+from plaudit.db.server import DatabaseServer
 
 STARTUP_TIMEOUT = 60.0
 
@@ -76,7 +76,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(server: DatabaseServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("live")
     name = f"plaudit_live_{uuid.uuid4().hex[:10]}"
     database_url = server.create_database(name)  # empty: `plaudit serve` migrates it

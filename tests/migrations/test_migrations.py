@@ -18,15 +18,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from plaudit.db import migrate
+from plaudit.db.server import DatabaseServer
 from plaudit.db.session import make_engine
 from plaudit.models import Base
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT
 
 EXPECTED_TABLES = set(Base.metadata.tables)
 
 
 @pytest.fixture
-def empty_db(server: Server) -> Iterator[str]:
+def empty_db(server: DatabaseServer) -> Iterator[str]:
     """A brand-new, never-migrated database; dropped afterwards."""
     name = f"plaudit_m_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name)
