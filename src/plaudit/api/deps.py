@@ -1,11 +1,16 @@
 """Dependencies: one session per request (committed on success), the clock,
-the authenticated user, and list paging parameters."""
+the authenticated user, and list paging parameters.
 
-from collections.abc import Iterator
+Dependencies that do no I/O are `async def`: FastAPI runs a plain `def`
+dependency on the thread pool, a hop that costs more than the work itself.
+"""
+
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from plaudit.clock import Clock
@@ -14,27 +19,38 @@ from plaudit.paging import DEFAULT_LIMIT, MAX_LIMIT
 from plaudit.services.auth import authenticate
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session. Its work commits when the endpoint returns and
     rolls back when it raises; services themselves never commit.
 
     Used with scope="function" so the commit happens before the response is
     sent: a client never sees a success that was not durably committed.
+    Opening a session does no I/O (it connects on first use); ending it
+    does, so that runs on the thread pool.
     """
-    with request.app.state.sessionmaker() as session:
-        session.info["request_id"] = request.state.request_id
-        try:
-            yield session
-        except BaseException:
+    session = request.app.state.sessionmaker()
+    session.info["request_id"] = request.state.request_id
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    """Commit or roll back, then close (closing also rolls back a failed commit)."""
+    with session:
+        if commit:
+            session.commit()
+        else:
             session.rollback()
-            raise
-        session.commit()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
@@ -57,7 +73,7 @@ class PageParams:
     cursor: str | None
 
 
-def get_page_params(
+async def get_page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> PageParams:
