@@ -227,15 +227,13 @@ def demo() -> None:
 
 
 def _seed_demo(session, now) -> str:
-    """The demo rows, through the services for people. The cycle and its
-    criteria are inserted directly, with the audit rows the cycle services
-    would write (cycle.create, criterion.create, cycle.publish)."""
+    """The demo rows, through the same services the API uses (so every row
+    gets its audit row): people, teams, then a cycle open now, its criteria,
+    and its publication."""
     from datetime import timedelta
-    from decimal import Decimal
 
-    from plaudit.models import Criterion, Cycle
-    from plaudit.models.enums import CycleStatus
-    from plaudit.services import audit
+    from plaudit.services.criteria import add_criterion
+    from plaudit.services.cycles import create_cycle, publish_cycle
     from plaudit.services.teams import create_team, update_team
     from plaudit.services.users import create_user
 
@@ -248,33 +246,20 @@ def _seed_demo(session, now) -> str:
         for name, role in members:
             create_user(session, None, email=_demo_email(name), display_name=name, role=role, team_id=team.id)
 
-    cycle_fields = ("name", "description", "status", "nomination_opens_at", "nomination_closes_at",
-                    "approval_opens_at", "approval_closes_at", "rating_min", "rating_max", "required_approvals",
-                    "max_nominations_per_nominator", "award_slots", "nominator_roles", "published_at")
-    cycle = Cycle(
+    cycle = create_cycle(
+        session,
+        None,
         name=f"Demo awards {now:%Y-%m-%d %H:%M}",
         description="A demo cycle: nominate a colleague, then managers approve and rate.",
-        nomination_opens_at=now - timedelta(hours=1), nomination_closes_at=now + timedelta(days=14),
-        approval_opens_at=now - timedelta(hours=1), approval_closes_at=now + timedelta(days=21),
+        nomination_opens_at=now - timedelta(hours=1),
+        nomination_closes_at=now + timedelta(days=14),
+        approval_opens_at=now - timedelta(hours=1),
+        approval_closes_at=now + timedelta(days=21),
         max_nominations_per_nominator=3,
     )
-    session.add(cycle)
-    session.flush()
-    audit.record(session, actor_id=None, action="cycle.create", entity_type="cycle", entity_id=cycle.id,
-                 after=audit.snapshot(cycle, cycle_fields))
     for position, (name, weight) in enumerate(DEMO_CRITERIA):
-        criterion = Criterion(cycle_id=cycle.id, name=name, description="", weight=Decimal(weight),
-                              position=position)
-        session.add(criterion)
-        session.flush()
-        audit.record(session, actor_id=None, action="criterion.create", entity_type="criterion",
-                     entity_id=criterion.id,
-                     after=audit.snapshot(criterion, ("cycle_id", "name", "description", "weight", "position")))
-    before = audit.snapshot(cycle, ("status", "published_at"))
-    cycle.status, cycle.published_at = CycleStatus.published.value, now
-    session.flush()
-    audit.record(session, actor_id=None, action="cycle.publish", entity_type="cycle", entity_id=cycle.id,
-                 before=before, after=audit.snapshot(cycle, ("status", "published_at")))
+        add_criterion(session, None, cycle.id, name=name, weight=weight, position=position)
+    publish_cycle(session, None, cycle.id, now=now)
     return cycle.name
 
 
