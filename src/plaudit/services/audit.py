@@ -197,10 +197,11 @@ def change_and_record(
     entity_type: str,
     fields: tuple[str, ...],
     guard: AbstractContextManager[Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Set `changes` on `entity` (flushed; inside `guard` when given) and write
     its `action` row with `fields` before and after (the payload keeps only
-    the fields that differ; nothing is written when none does)."""
+    the fields that differ; nothing is written when none does), plus `extra`."""
     before = snapshot(entity, fields)
     with guard if guard is not None else nullcontext():
         for field, value in changes.items():
@@ -214,6 +215,7 @@ def change_and_record(
         entity_id=entity.id,
         before=before,
         after=snapshot(entity, fields),
+        extra=extra,
     )
 
 

@@ -292,18 +292,14 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         select(func.count(), func.count().filter(CycleResult.is_winner)).where(CycleResult.cycle_id == cycle.id)
     ).one()
 
-    before = {"status": cycle.status, "finalized_at": None}
-    cycle.status = CycleStatus.finalized.value
-    cycle.finalized_at = now
-    session.flush()
-    audit.record(
+    audit.change_and_record(
         session,
-        actor_id=audit.actor_id_of(actor),
+        actor,
+        cycle,
+        {"status": CycleStatus.finalized.value, "finalized_at": now},
         action="cycle.finalize",
         entity_type="cycle",
-        entity_id=cycle.id,
-        before=before,
-        after={"status": cycle.status, "finalized_at": now},
+        fields=("status", "finalized_at"),
         extra={"ranked": ranked, "winners": winners},
     )
     return cycle
