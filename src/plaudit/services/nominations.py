@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from plaudit.clock import Clock
+from plaudit.db.driver import DriverStatement, driver_of
 from plaudit.errors import (
     CycleState,
     DuplicateNomination,
@@ -199,13 +200,13 @@ def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUI
 # --------------------------------------------------------------------------- create
 
 
-# The create path's statements, built once (it is benchmarked against raw
-# INSERTs: building and cache-keying statements per call is measurable). Core
-# rows, not ORM entities, for the same reason.
+# The create path's statements: Core, compiled once and run on the driver
+# (`plaudit.db.driver`): it is benchmarked against raw INSERTs, and
+# SQLAlchemy's per-execution work would cost more than the statements do.
 
 # 1-5 in one round trip: the cycle FOR KEY SHARE (the lock of `get_cycle(...,
 # lock="key_share")`), the nominee's state, and the (cycle, nominator) advisory lock.
-_CREATE_CHECKS = (
+_CREATE_CHECKS = DriverStatement.of(
     select(
         _CYCLES.c.status,
         _CYCLES.c.nominator_roles,
@@ -220,12 +221,12 @@ _CREATE_CHECKS = (
 )
 
 # 7 and 8: the nominator's live nominations in the cycle (of this nominee, in all).
-_LIVE_COUNTS = select(
-    func.count().filter(_NOMINATIONS.c.nominee_id == bindparam("nominee_id")), func.count()
-).where(
-    _NOMINATIONS.c.cycle_id == bindparam("cycle_id"),
-    _NOMINATIONS.c.nominator_id == bindparam("nominator_id"),
-    _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
+_LIVE_COUNTS = DriverStatement.of(
+    select(func.count().filter(_NOMINATIONS.c.nominee_id == bindparam("nominee_id")), func.count()).where(
+        _NOMINATIONS.c.cycle_id == bindparam("cycle_id"),
+        _NOMINATIONS.c.nominator_id == bindparam("nominator_id"),
+        _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
+    )
 )
 
 # The insert (a CTE); a live (cycle, nominator, nominee) pair already there returns no row.
@@ -241,8 +242,8 @@ _NEW_NOMINATION = (
     .cte("new_nomination")
 )
 # The insert and its audit row, in one statement (one round trip); no row, no audit row.
-_CREATE = select(_NEW_NOMINATION.c.created_at, _NEW_NOMINATION.c.updated_at).add_cte(
-    audit.creation_cte(_NEW_NOMINATION)
+_CREATE = DriverStatement.of(
+    select(_NEW_NOMINATION.c.created_at, _NEW_NOMINATION.c.updated_at).add_cte(audit.creation_cte(_NEW_NOMINATION))
 )
 
 
@@ -272,11 +273,10 @@ def create_nomination(
     now = clock.now()
     # One round trip (`_CREATE_CHECKS`). Taking the advisory lock before checks
     # 2-6 have run is harmless: it only delays this nominator's own requests.
-    conn = session.connection()  # Core statements straight on the session's connection
-    row = conn.execute(
-        _CREATE_CHECKS,
-        {"cycle_id": cycle_id, "nominee_id": nominee_id, "lock_key": _lock_key(cycle_id, actor.id)},
-    ).one_or_none()
+    driver = driver_of(session)
+    row = _CREATE_CHECKS.execute(
+        driver, {"cycle_id": cycle_id, "nominee_id": nominee_id, "lock_key": _lock_key(cycle_id, actor.id)}
+    ).fetchone()
     if row is None:  # 1.
         raise NotFound(f"cycle {cycle_id} not found")
     status, roles, opens_at, closes_at, quota, nominee_active, _ = row
@@ -295,9 +295,9 @@ def create_nomination(
 
     if quota is not None:
         # Read after the lock, in a new statement: sees every committed competitor.
-        same_nominee, total = conn.execute(
-            _LIVE_COUNTS, {"cycle_id": cycle_id, "nominator_id": actor.id, "nominee_id": nominee_id}
-        ).one()
+        same_nominee, total = _LIVE_COUNTS.execute(
+            driver, {"cycle_id": cycle_id, "nominator_id": actor.id, "nominee_id": nominee_id}
+        ).fetchone()
         if same_nominee:  # 7.
             raise DuplicateNomination("you already nominated this person in this cycle")
         if total >= quota:  # 8.
@@ -319,7 +319,7 @@ def create_nomination(
         entity_type="nomination",
         after={k: values[k] for k in NOMINATION_FIELDS},
     )
-    stamps = conn.execute(_CREATE, {**values, **audit_row}).one_or_none()
+    stamps = _CREATE.execute(driver, {**values, **audit_row}).fetchone()
     if stamps is None:  # 7. (lost a race, or no quota to check first): nothing written
         raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance, without reloading it.
