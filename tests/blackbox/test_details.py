@@ -3,8 +3,6 @@ updated_at, JSON-number decimals, results keep the team at finalization."""
 
 import time
 
-import pytest
-
 from tests.blackbox.conftest import JUSTIFICATION, assert_problem, parse_utc, uniq
 
 

@@ -26,7 +26,6 @@ from tests.factories import (
 )
 from tests.helpers import audit_rows
 
-
 # --- arrangement helpers -------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ from plaudit.services import users
 from tests.factories import make_team, make_user
 from tests.helpers import audit_rows, race_against_uncommitted
 
-
 # --- create -------------------------------------------------------------
 
 
