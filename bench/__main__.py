@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--create-rounds", type=int, default=_env_int("BENCH_CREATE_ROUNDS", 5),
                    help="alternating rounds (env BENCH_CREATE_ROUNDS, default 5)")
     g.add_argument("--profile", metavar="FILE", default=os.environ.get("BENCH_PROFILE"),
-                   help="write a cProfile of the last service round (A) / of one finalize (B) to FILE[.create|.finalize]")
+                   help=("write a cProfile of the last service round (A) / of one finalize (B)"
+                         " to FILE[.create|.finalize]"))
     g = p.add_argument_group("B. finalize (finalize vs the bare ranking SELECT)")
     g.add_argument("--nominations", type=int, default=_env_int("BENCH_NOMINATIONS", 100_000),
                    help="approved nominations in the big cycle (env BENCH_NOMINATIONS, default 100000)")

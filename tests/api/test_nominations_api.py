@@ -207,7 +207,8 @@ def test_list_nominations_of_unknown_cycle_is_404(client, a):
 
 def test_patch_nomination_by_nominator(client, session, a, cycle):
     n = make_nomination(session, cycle, a.nominator, a.nominee)
-    r = client.patch(f"/nominations/{n.id}", headers=a.h["nominator"], json={"justification": "Rewritten, longer reason."})
+    r = client.patch(f"/nominations/{n.id}", headers=a.h["nominator"],
+                     json={"justification": "Rewritten, longer reason."})
     assert r.status_code == 200 and r.json()["justification"] == "Rewritten, longer reason."
     assert audit_count(session, action="nomination.update") == 1
     assert_problem(client.patch(f"/nominations/{n.id}", headers=a.h["admin"], json={"justification": JUSTIFICATION}),
@@ -307,7 +308,10 @@ def test_approval_rules_map_to_api_codes(client, session, a, case, who, status, 
     crit = make_criterion(session, c)
     n = make_nomination(session, c, a.admin if case == "own" else a.nominator, a.nominee,
                         status="withdrawn" if case == "withdrawn" else "pending")
-    body = {"decision": "approve", "ratings": [{"criterion_id": str(crit.id), "value": 9 if case == "out_of_scale" else 3}]}
+    body = {
+        "decision": "approve",
+        "ratings": [{"criterion_id": str(crit.id), "value": 9 if case == "out_of_scale" else 3}],
+    }
     if case == "reject_with_ratings":
         body = {**body, "decision": "reject", "comment": "No."}
     r = client.put(f"/nominations/{n.id}/approval", headers=a.h[who], json=body)

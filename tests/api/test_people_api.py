@@ -187,7 +187,9 @@ def test_patch_user_null_clears_team_but_not_name(session, client):
                    "validation_error")
 
 
-@pytest.mark.parametrize("body", [{"email": "new@example.org"}, {"created_at": NOW.isoformat()}, {"is_active": "maybe"}])
+@pytest.mark.parametrize(
+    "body", [{"email": "new@example.org"}, {"created_at": NOW.isoformat()}, {"is_active": "maybe"}]
+)
 def test_patch_user_body_is_strict(session, client, body):
     _, headers = as_role(session, "admin")
     user = make_user(session)
@@ -376,8 +378,12 @@ def test_list_teams_pages_without_gaps_or_repeats(session, client):
 def test_people_paths_are_documented_in_openapi(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    assert paths["/users"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/User")
+    assert (
+        paths["/users"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/User")
+    )
     assert "204" in paths["/tokens/{token_id}"]["delete"]["responses"]
     token_created = spec["components"]["schemas"]["TokenCreated"]["properties"]
     assert "token" in token_created
-    assert set(spec["components"]["schemas"]["UserCreate"]["properties"]) == {"email", "display_name", "role", "team_id"}
+    assert set(spec["components"]["schemas"]["UserCreate"]["properties"]) == {
+        "email", "display_name", "role", "team_id",
+    }

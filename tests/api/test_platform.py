@@ -584,7 +584,8 @@ def _requests(app, ids: dict[str, str]):
                 if isinstance(value, list) and value and isinstance(value[0], dict):
                     for inner in value[0]:
                         for bad in BAD_VALUES[:6]:
-                            yield method, good_path, json.dumps({**plausible, field: [{**value[0], inner: bad}]}).encode()
+                            yield (method, good_path,
+                                   json.dumps({**plausible, field: [{**value[0], inner: bad}]}).encode())
 
 
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -622,7 +623,7 @@ def test_malformed_input_never_yields_a_500(session, app, client, fuzz_world, ad
             failures.append((method, url, (raw or b"")[:200], "not problem+json"))
     # The same reads as an ordinary employee: other visibility paths, same rule.
     employee_headers = auth(make_token(session, make_user(session)))
-    for method, url, raw in _requests(app, fuzz_world):
+    for method, url, _raw in _requests(app, fuzz_world):
         if method != "GET":
             continue
         response = client.request(method, url, headers=employee_headers)

@@ -213,7 +213,9 @@ class Plaudit:
         assert r.status_code == 201, r.text
         return r.json()
 
-    def published(self, nominations="open", approvals="open", criteria=(("Impact", "1"),), **fields) -> tuple[dict, list[dict]]:
+    def published(
+        self, nominations="open", approvals="open", criteria=(("Impact", "1"),), **fields
+    ) -> tuple[dict, list[dict]]:
         c = self.cycle(nominations, approvals, **fields)
         crits = [self.criterion(c["id"], n, w, position=i) for i, (n, w) in enumerate(criteria)]
         r = self.admin.post(f"/cycles/{c['id']}/publish")

@@ -145,7 +145,8 @@ def test_rejected_cycle_requests_write_nothing(px):
 def test_user_actions(px):
     user = px.user()
     team = px.team()
-    assert px.admin.patch(f"/users/{user.id}", json={"team_id": team["id"], "display_name": "New Name"}).status_code == 200
+    assert px.admin.patch(f"/users/{user.id}",
+                          json={"team_id": team["id"], "display_name": "New Name"}).status_code == 200
     rows = px.audit(entity_id=user.id)
     assert [x["action"] for x in rows] == ["user.update", "user.create"]
     assert set(rows[0]["payload"]["after"]) == {"team_id", "display_name"}

@@ -144,7 +144,8 @@ def test_criteria_weights_as_strings_and_order(px):
     for w in [0, "0", -0.1, 1.0001, "0.12345", "abc", "NaN", "Infinity", "1e400"]:
         r = px.admin.post(f"/cycles/{c['id']}/criteria", json={"name": f"W{uniq()}", "weight": w})
         assert_problem(r, 422, "validation_error")
-    assert_problem(px.admin.post(f"/cycles/{c['id']}/criteria", json={"name": "x", "weight": "0.1", "cycle_id": c["id"]}),
+    assert_problem(px.admin.post(f"/cycles/{c['id']}/criteria",
+                                 json={"name": "x", "weight": "0.1", "cycle_id": c["id"]}),
                    422, "validation_error")
 
 

@@ -21,7 +21,8 @@ def test_identical_approval_resubmit_writes_no_audit_row(px):
 def test_no_op_patches_write_no_audit_rows(px):
     c = px.cycle(description="Same")
     assert px.admin.patch(f"/cycles/{c['id']}", json={"description": "Same"}).status_code == 200
-    assert px.admin.patch(f"/cycles/{c['id']}", json={"nomination_opens_at": c["nomination_opens_at"]}).status_code == 200
+    assert px.admin.patch(f"/cycles/{c['id']}",
+                          json={"nomination_opens_at": c["nomination_opens_at"]}).status_code == 200
     crit = px.criterion(c["id"], "A", "1")
     assert px.admin.patch(f"/criteria/{crit['id']}", json={"weight": "1.0"}).status_code == 200
     assert px.admin.patch(f"/criteria/{crit['id']}", json={"name": "A"}).status_code == 200
@@ -189,7 +190,8 @@ def test_criterion_field_limits(px):
     assert_problem(px.admin.post(f"/cycles/{c['id']}/criteria", json={"name": "", "weight": "0.1"}), 422,
                    "validation_error")
     assert_problem(px.admin.post(f"/cycles/{c['id']}/criteria",
-                                 json={"name": "ok", "weight": "0.1", "description": "x" * 2001}), 422, "validation_error")
+                                 json={"name": "ok", "weight": "0.1", "description": "x" * 2001}),
+                   422, "validation_error")
     assert_problem(px.admin.post(f"/cycles/{c['id']}/criteria", json={"name": "ok", "weight": "0.1", "position": 1.5}),
                    422, "validation_error")
     assert px.admin.post(f"/cycles/{c['id']}/criteria",
@@ -199,8 +201,10 @@ def test_criterion_field_limits(px):
 def test_justification_length_counts_after_trimming(px):
     p, _ = px.published()
     nominator = px.user()
-    post = lambda j: nominator.api.post(f"/cycles/{p['id']}/nominations",
-                                        json={"nominee_id": px.user().id, "justification": j})
+    def post(j):
+        return nominator.api.post(f"/cycles/{p['id']}/nominations",
+                                  json={"nominee_id": px.user().id, "justification": j})
+
     assert_problem(post("   123456789   "), 422, "validation_error")
     assert post("  1234567890  ").status_code == 201
     assert post("   " + "y" * 5000 + "   ").status_code == 201

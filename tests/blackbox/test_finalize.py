@@ -58,7 +58,9 @@ def sc(px):
     s.other_manager = px.team_with_manager()[1]
     s.admins = [px.user("admin") for _ in range(6)]
     s.n1, s.n2 = px.user(), px.user()
-    mk = lambda name, team=None: px.user(name=f"{name} {tag}", team_id=team)
+    def mk(name, team=None):
+        return px.user(name=f"{name} {tag}", team_id=team)
+
     s.pat = mk("Pat", s.team["id"])
     s.zed = mk("Zed", s.team["id"])
     s.amy, s.sam, s.tom, s.tia, s.uma, s.vic, s.wes = (mk(n) for n in ["Amy", "Sam", "Tom", "Tia", "Uma", "Vic", "Wes"])
@@ -67,7 +69,7 @@ def sc(px):
     cid = s.cycle["id"]
 
     def rate(nom, pairs):
-        for admin, (i, c) in zip(s.admins, pairs):
+        for admin, (i, c) in zip(s.admins, pairs, strict=False):
             px.approve(admin.api, nom["id"], {s.impact["id"]: i, s.craft["id"]: c})
 
     s.pat1 = px.nominate(s.n1, cid, s.pat.id)
@@ -99,10 +101,10 @@ def sc(px):
 
 
 def _expected(sc):
-    I, C = sc.impact["id"], sc.craft["id"]
+    impact, craft = sc.impact["id"], sc.craft["id"]
 
     def crit(i_mean, c_mean):
-        return {I: ("Impact", "0.9999", i_mean), C: ("Craft", "0.0001", c_mean)}
+        return {impact: ("Impact", "0.9999", i_mean), craft: ("Craft", "0.0001", c_mean)}
 
     five, third = "5.000000", "1.666667"
     return [
@@ -120,7 +122,7 @@ def _check_items(sc, items):
     got = [(x["rank"], x["nominee_name"], x["score"], x["approved_nominations"], x["is_winner"]) for x in items]
     want = [(r, p.name, s, a, w) for r, p, s, a, w, _ in expected]
     assert got == want
-    for item, (_, person, *_, crits) in zip(items, expected):
+    for item, (_, person, *_, crits) in zip(items, expected, strict=True):
         assert set(item) == RESULT_ITEM_KEYS
         assert item["nominee_id"] == person.id and item["team_id"] == person.user["team_id"]
         assert all(set(c) == RESULT_CRITERION_KEYS for c in item["criteria"])
@@ -158,7 +160,8 @@ def test_finalize_is_idempotent_with_identical_body(px, sc):
     rows = px.audit(entity_type="cycle", entity_id=sc.cycle["id"], action="cycle.finalize")
     assert len(rows) == 1 and rows[0]["actor_id"] is not None
     cycle = px.admin.get(f"/cycles/{sc.cycle['id']}").json()
-    assert cycle["status"] == "finalized" and parse_utc(cycle["finalized_at"]) == parse_utc(sc.first.json()["finalized_at"])
+    assert (cycle["status"] == "finalized"
+            and parse_utc(cycle["finalized_at"]) == parse_utc(sc.first.json()["finalized_at"]))
     assert cycle["nominations_open"] is False and cycle["approvals_open"] is False
 
 
@@ -315,7 +318,9 @@ def test_award_history(px, sc):
     assert all(set(x) == AWARD_KEYS for x in items)
     assert [x["cycle_id"] for x in items] == [second["id"], sc.cycle["id"]]  # newest first
     latest, old = items
-    assert (latest["rank"], latest["score"], latest["approved_nominations"], latest["is_winner"]) == (1, "5.000000", 1, True)
+    assert (latest["rank"], latest["score"], latest["approved_nominations"], latest["is_winner"]) == (
+        1, "5.000000", 1, True,
+    )
     assert (old["rank"], old["score"], old["approved_nominations"], old["is_winner"]) == (6, "1.000013", 2, False)
     assert old["cycle_name"] == sc.cycle["name"]
     parse_utc(old["finalized_at"])

@@ -48,7 +48,8 @@ def test_nomination_body_is_strict(px):
         assert_problem(a.api.post(f"/cycles/{p['id']}/nominations", json={**base, **extra}), 422, "validation_error")
     for j in ["short", "   nine chars   ".replace("nine chars", "123456789"), "x" * 5001, "\n\t         \t"]:
         assert_problem(_post(a, p["id"], b.id, j), 422, "validation_error")
-    assert_problem(a.api.post(f"/cycles/{p['id']}/nominations", json={"nominee_id": "nope", "justification": JUSTIFICATION}),
+    assert_problem(a.api.post(f"/cycles/{p['id']}/nominations",
+                              json={"nominee_id": "nope", "justification": JUSTIFICATION}),
                    422, "validation_error")
     assert _post(a, p["id"], b.id, "x" * 5000).status_code == 201
     assert _count_audit(px, "nomination", "nomination.create", actor_id=a.id) == 1

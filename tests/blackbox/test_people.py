@@ -58,7 +58,11 @@ def test_employee_cannot_create_or_patch_users(px):
 
 def test_user_body_is_strict(px):
     base = {"email": f"s{uniq()}@example.org", "display_name": "Strict", "role": "employee"}
-    for extra in [{"is_admin": True}, {"id": "00000000-0000-0000-0000-000000000000"}, {"created_at": "2030-01-01T00:00:00Z"}]:
+    for extra in [
+        {"is_admin": True},
+        {"id": "00000000-0000-0000-0000-000000000000"},
+        {"created_at": "2030-01-01T00:00:00Z"},
+    ]:
         assert_problem(px.admin.post("/users", json={**base, **extra}), 422, "validation_error")
     assert_problem(px.admin.post("/users", json={**base, "role": "overlord"}), 422, "validation_error")
     assert_problem(px.admin.post("/users", json={**base, "display_name": ""}), 422, "validation_error")

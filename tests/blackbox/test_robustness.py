@@ -16,7 +16,9 @@ def _no_500(r):
         assert r.headers["content-type"].startswith("application/problem+json"), r.headers
 
 
-@pytest.mark.parametrize("text", ["a\x00b", "\x00" * 12, "ok\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")])
+@pytest.mark.parametrize(
+    "text", ["a\x00b", "\x00" * 12, "ok\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")]
+)
 def test_nul_and_odd_characters_in_strings(px, text):
     _no_500(px.admin.post("/users", json={"email": f"n{uniq()}@example.org", "display_name": text, "role": "employee"}))
     _no_500(px.admin.post("/teams", json={"name": text + uniq()}))

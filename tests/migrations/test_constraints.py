@@ -126,7 +126,8 @@ CASES: list[tuple[str, str, Violation]] = [
     ("ck_users_email_lower", "email-without-at", lambda s, w: make_user(s, email="carol.example.org")),
     ("ck_users_email_length", "email-too-long", lambda s, w: make_user(s, email="c" * 320 + "@x.org")),
     ("uq_users_email", "duplicate-email", lambda s, w: make_user(s, email=w.alice.email)),
-    ("ck_users_display_name_length", "display-name-empty", lambda s, w: _add(s, User(email="carol@example.org", display_name="", role="employee"))),
+    ("ck_users_display_name_length", "display-name-empty",
+     lambda s, w: _add(s, User(email="carol@example.org", display_name="", role="employee"))),
     ("ck_users_display_name_length", "display-name-too-long", lambda s, w: make_user(s, display_name="x" * 201)),
     ("ck_users_role", "unknown-role", lambda s, w: make_user(s, role="ceo")),
     # teams
@@ -183,7 +184,8 @@ CASES: list[tuple[str, str, Violation]] = [
      lambda s, w: make_criterion(s, w.cycle, description="d" * 2001)),
     # nominations
     ("ck_nominations_not_self", "nominee-is-nominator", lambda s, w: _nomination(s, w, nominee_id=w.bob.id)),
-    ("ck_nominations_justification_length", "justification-9-chars", lambda s, w: _nomination(s, w, justification="123456789")),
+    ("ck_nominations_justification_length", "justification-9-chars",
+     lambda s, w: _nomination(s, w, justification="123456789")),
     ("ck_nominations_justification_length", "justification-short-after-trim",
      lambda s, w: _nomination(s, w, justification="   short        ")),
     ("ck_nominations_justification_length", "justification-5001-chars",

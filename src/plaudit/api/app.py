@@ -56,7 +56,9 @@ def create_app(
     @app.get(
         "/healthz",
         tags=["health"],
-        responses={503: {"description": 'The database is unreachable: `{"status": "error", "database": "unreachable"}`'}},
+        responses={
+            503: {"description": 'The database is unreachable: `{"status": "error", "database": "unreachable"}`'},
+        },
     )
     def healthz(request: Request) -> JSONResponse:
         try:

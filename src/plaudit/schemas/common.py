@@ -87,7 +87,9 @@ class Out(BaseModel):
 
 def _fixed(places: int):
     quantum = Decimal(1).scaleb(-places)
-    return PlainSerializer(lambda d: str(Decimal(d).quantize(quantum, rounding=ROUND_HALF_UP)), return_type=str, when_used="always")
+    return PlainSerializer(
+        lambda d: str(Decimal(d).quantize(quantum, rounding=ROUND_HALF_UP)), return_type=str, when_used="always"
+    )
 
 
 # Weights are shown with 4 places ("0.2500"), scores and means with 6 ("4.250000").

@@ -80,7 +80,9 @@ class Token(Out):
 
 
 class TokenCreated(Token):
-    token: str = Field(description="The secret, shown only in this response. Send it as `Authorization: Bearer <token>`.")
+    token: str = Field(
+        description="The secret, shown only in this response. Send it as `Authorization: Bearer <token>`."
+    )
 
 
 class TokenCreate(StrictBody):
