@@ -4,9 +4,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
 
 from plaudit.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
-from plaudit.models import ApiToken
+from plaudit.models import ApiToken, User
 from plaudit.services import tokens
 from plaudit.services.auth import authenticate, hash_token
 from tests.conftest import NOW
@@ -24,6 +25,17 @@ def test_user_issues_own_token_which_authenticates(session):
     assert (row.action, row.entity_type, row.actor_id) == ("token.create", "token", user.id)
     assert row.payload == {"after": {"user_id": str(user.id), "name": "laptop", "expires_at": None,
                                      "revoked_at": None}}
+
+
+def test_authenticate_returns_the_sessions_own_user_or_adds_one_without_a_query(session):
+    user = make_user(session)
+    issued = tokens.create_token(session, user, user, name="laptop", now=NOW)
+    assert authenticate(session, issued.secret, now=NOW) is user
+    session.expunge(user)
+    adopted = authenticate(session, issued.secret, now=NOW)
+    assert adopted is not user and sa_inspect(adopted).persistent and adopted in session
+    columns = [c.key for c in sa_inspect(User).columns]
+    assert [getattr(adopted, c) for c in columns] == [getattr(user, c) for c in columns]
 
 
 def test_admin_issues_a_token_for_another_user(session):

@@ -25,20 +25,29 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Used with scope="function" so the commit happens before the response is
     sent: a client never sees a success that was not durably committed.
-    Opening a session does no I/O (it connects on first use); ending it
-    does, so that runs on the thread pool.
+    A sync endpoint ends its transaction on its own worker thread
+    (`plaudit.api.routing`), so what is usually left here is closing, which
+    then does no I/O. A transaction still open (a session only the
+    authentication used) is ended here, on the thread pool.
     """
     session = request.app.state.sessionmaker()
     session.info["request_id"] = request.state.request_id
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_end, session, commit=False)
+        await _end(session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    await _end(session, commit=True)
 
 
-def _end(session: Session, *, commit: bool) -> None:
+async def _end(session: Session, *, commit: bool) -> None:
+    if session.in_transaction():
+        await run_in_threadpool(_finish, session, commit=commit)
+    else:
+        session.close()
+
+
+def _finish(session: Session, *, commit: bool) -> None:
     """Commit or roll back, then close (closing also rolls back a failed commit)."""
     with session:
         if commit:

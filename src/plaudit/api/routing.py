@@ -1,18 +1,32 @@
-"""The route class every router uses: JSON bodies keep their decimals exact.
+"""The route class every router uses: exact JSON decimals, and each sync
+endpoint run on the thread pool in one trip, together with the end of its
+transaction.
 
 Starlette parses JSON numbers with fractions as binary floats, so a weight
 sent as the number 0.50000000000000000001 would reach validation as 0.5 and
 pass the "at most 4 decimal places" rule. Parsed as `Decimal`, every digit the
 client sent is still there for the rules to judge (DOMAIN.md: never floats).
+
+FastAPI runs a sync endpoint on the thread pool, then goes back to the pool
+to validate its response, and `get_session` would go a third time to commit.
+Each trip costs more CPU than the nomination path's SQL does (bench/README.md,
+benchmark C). So a sync endpoint is wrapped as a coroutine that makes one
+trip: the endpoint, then the commit (or, when it raised, the rollback) of the
+sessions it was given; its response is validated on the event loop, as an
+async endpoint's is.
 """
 
+import functools
+import inspect
 import json
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
 
 class DecimalJSONRequest(Request):
@@ -22,7 +36,36 @@ class DecimalJSONRequest(Request):
         return self._json
 
 
+def in_one_trip(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """The sync `endpoint` as a coroutine: one trip to the thread pool that
+    calls it, then commits the sessions it was given, or rolls them back when
+    it raised."""
+
+    def call_and_end(kwargs: dict[str, Any]) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        try:
+            result = endpoint(**kwargs)
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
+        for session in sessions:
+            session.commit()
+        return result
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_threadpool(call_and_end, kwargs)
+
+    return run
+
+
 class PlauditRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = in_one_trip(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

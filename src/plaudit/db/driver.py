@@ -7,12 +7,13 @@ database. The few statements on the request paths that are benchmarked
 against raw psycopg (creating a nomination) skip it: the statement is still
 written and type-checked as SQLAlchemy Core, only its execution is direct,
 and it is prepared on the server once per connection. Everything else goes
-through the Session as usual.
+through the Session as usual, and `adopt` hands the rows read or written
+this way back to it as ORM instances.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import Cursor
@@ -20,7 +21,10 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Executable
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,17 @@ class DriverStatement:
 def driver_of(session: Session) -> psycopg.Connection[Any]:
     """The psycopg connection under `session`, in its transaction (begun if need be)."""
     return session.connection().connection.driver_connection
+
+
+def adopt(session: Session, model: type[T], values: Mapping[str, Any]) -> T:
+    """The persistent `model` instance of a row read or written through the
+    driver (`values`: its columns by attribute name), in `session` without a
+    query: the session's own instance if it already holds that row (as an ORM
+    query would return), else a new one added to it."""
+    held = session.identity_map.get(identity_key(model, values["id"]))
+    if held is not None:
+        return held  # type: ignore[return-value]
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from plaudit.db.driver import DriverStatement, adopt, driver_of
 from plaudit.errors import Unauthenticated
 from plaudit.models import ApiToken, User
 
@@ -22,9 +23,13 @@ def hash_token(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-# Built once: every authenticated request runs it.
-_LIVE_TOKEN_OWNER = (
-    select(User)
+_USER_COLUMNS = tuple(User.__table__.c)
+_USER_FIELDS = tuple(c.key for c in _USER_COLUMNS)
+
+# Every authenticated request runs it: compiled once, run on the driver
+# (`plaudit.db.driver`), its row adopted as the session's User.
+_LIVE_TOKEN_OWNER = DriverStatement.of(
+    select(*_USER_COLUMNS)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
         ApiToken.token_hash == bindparam("digest"),
@@ -43,7 +48,7 @@ def authenticate(session: Session, secret: str | None, *, now: datetime) -> User
     """
     if not secret:
         raise Unauthenticated("a bearer token is required")
-    row = session.execute(_LIVE_TOKEN_OWNER, {"digest": hash_token(secret), "now": now}).scalar_one_or_none()
+    row = _LIVE_TOKEN_OWNER.execute(driver_of(session), {"digest": hash_token(secret), "now": now}).fetchone()
     if row is None:
         raise Unauthenticated("the token is unknown, expired or revoked, or its user is inactive")
-    return row
+    return adopt(session, User, dict(zip(_USER_FIELDS, row, strict=True)))

@@ -41,10 +41,10 @@ import uuid
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased
 
 from plaudit.clock import Clock
-from plaudit.db.driver import DriverStatement, driver_of
+from plaudit.db.driver import DriverStatement, adopt, driver_of
 from plaudit.errors import (
     CycleState,
     DuplicateNomination,
@@ -323,10 +323,7 @@ def create_nomination(
     if stamps is None:  # 7. (lost a race, or no quota to check first): nothing written
         raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance, without reloading it.
-    nomination = Nomination(**values, created_at=stamps[0], updated_at=stamps[1])
-    make_transient_to_detached(nomination)
-    session.add(nomination)
-    return nomination
+    return adopt(session, Nomination, {**values, "created_at": stamps[0], "updated_at": stamps[1]})
 
 
 # --------------------------------------------------------------------------- update, withdraw
