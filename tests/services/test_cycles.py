@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from plaudit.errors import (
     CycleState,
@@ -460,6 +460,15 @@ def test_nomination_window_is_half_open(session):
     assert svc.nominations_open(cycle, opens)
     assert svc.nominations_open(cycle, closes - timedelta(microseconds=1))
     assert not svc.nominations_open(cycle, closes)
+
+
+def test_window_open_clause_is_window_open_in_sql(session):
+    """The create path checks its window in SQL: the two must never disagree."""
+    opens, closes = NOW, NOW + timedelta(days=1)
+    tick = timedelta(microseconds=1)
+    for now in (opens - tick, opens, opens + tick, closes - tick, closes, closes + tick):
+        in_sql = session.scalar(select(svc.window_open_clause(literal(opens), literal(closes), literal(now))))
+        assert in_sql is svc.window_open(opens, closes, now), now
 
 
 def test_approval_window_is_half_open(session):

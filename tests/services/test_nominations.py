@@ -4,6 +4,7 @@ visibility and listing (DOMAIN.md "Nominations")."""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from plaudit import errors
 from plaudit.models import Nomination, Team
@@ -195,6 +196,15 @@ def test_rule8_quota_is_counted_per_nominator_and_cycle(session, clock, org):
     # Another nominator, and another cycle, are unaffected.
     create(session, clock, org.stranger, c, org.manager)
     create(session, clock, org.nominator, make_cycle(session, max_nominations_per_nominator=2), org.manager)
+
+
+def test_rule8_only_a_cycle_with_a_quota_takes_the_nominators_advisory_lock(session, clock, org):
+    """The lock that keeps racing creations inside the quota (tests/services/test_concurrency.py)."""
+    held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+    create(session, clock, org.nominator, make_cycle(session), org.nominee)
+    assert session.scalar(held) == 0
+    create(session, clock, org.nominator, make_cycle(session, max_nominations_per_nominator=2), org.nominee)
+    assert session.scalar(held) == 1
 
 
 def test_rule8_a_withdrawn_nomination_frees_its_quota_slot(session, clock, org):

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from plaudit.errors import (
@@ -120,6 +120,13 @@ def get_cycle(
 def window_open(opens_at: datetime, closes_at: datetime, now: datetime) -> bool:
     """Windows are half-open: open when opens_at <= now < closes_at."""
     return opens_at <= now < closes_at
+
+
+def window_open_clause(
+    opens_at: ColumnElement[datetime], closes_at: ColumnElement[datetime], now: ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """`window_open` as SQL, for a statement that checks and writes in one round trip."""
+    return and_(opens_at <= now, now < closes_at)
 
 
 def nominations_open(cycle: Cycle, now: datetime) -> bool:

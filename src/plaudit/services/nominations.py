@@ -22,24 +22,44 @@ Decisions where DOMAIN.md is silent (also in the README):
   withdrawn nomination returns it unchanged, with no audit row, whatever the
   cycle's status now is (an idempotent retry always succeeds).
 
-Concurrency of creation (rules 7 and 8 under races): the cycle row is read
-`FOR KEY SHARE` (the lock of `get_cycle(..., lock="key_share")`: conflicts
-with cycle writers such as finalize, not with other nominations) and a
-transaction-scoped advisory lock keyed on (cycle, nominator) is taken, in one
-statement; the lock serializes one nominator's creations in a cycle, across
-processes; the counts are read after it in a new statement, so they see every
-committed competitor. The insert is `INSERT … ON CONFLICT DO NOTHING` on the
-partial unique index `uq_nominations_live_pair`: a row that sneaks past the
-check still becomes `duplicate_nomination`, never a 500 — the same guarantee
-as a savepoint around the insert, in one round trip instead of three. When the
-cycle has no quota, rule 7 is decided by that insert alone (a competing
-uncommitted insert of the same pair makes it wait, then do nothing), so the
-count query is skipped.
+Creation in one round trip, and its concurrency (rules 7 and 8 under races):
+one statement reads the cycle `FOR KEY SHARE` (the lock of `get_cycle(...,
+lock="key_share")`: it conflicts with cycle writers such as finalize, not
+with other nominations), evaluates checks 1-6, and, when they all pass and
+the cycle has no quota, inserts the nomination and its audit row. The insert
+is `INSERT … ON CONFLICT DO NOTHING` on the partial unique index
+`uq_nominations_live_pair`, so rule 7 needs no query of its own: a duplicate
+(or one racing in, whose insert makes ours wait, then do nothing) inserts
+nothing and becomes `duplicate_nomination`, never a 500. Python then reports
+the first check that failed, in DOMAIN.md's order. When the cycle has a
+quota, the same statement instead takes a transaction-scoped advisory lock
+keyed on (cycle, nominator), which serializes one nominator's creations in
+the cycle across processes; the counts are read after it in a new statement,
+so they see every committed competitor, and the insert follows.
 """
 
 import uuid
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, or_, select, text, true
+from sqlalchemy import (
+    CTE,
+    BindParameter,
+    ColumnElement,
+    DateTime,
+    Select,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -61,7 +81,7 @@ from plaudit.models import Approval, Cycle, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, asc, keyset_page
 from plaudit.services import audit
-from plaudit.services.cycles import get_cycle, nominations_open, window_open
+from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -204,47 +224,98 @@ def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUI
 # (`plaudit.db.driver`): it is benchmarked against raw INSERTs, and
 # SQLAlchemy's per-execution work would cost more than the statements do.
 
-# 1-5 in one round trip: the cycle FOR KEY SHARE (the lock of `get_cycle(...,
-# lock="key_share")`), the nominee's state, and the (cycle, nominator) advisory lock.
-_CREATE_CHECKS = DriverStatement.of(
+_INSERTED = ("id", "cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
+_ROLE = bindparam("role", type_=Text)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+
+
+def _value(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=_NOMINATIONS.c[name].type)
+
+
+# The cycle FOR KEY SHARE (the lock of `get_cycle(..., lock="key_share")`).
+_CYCLE = (
     select(
         _CYCLES.c.status,
         _CYCLES.c.nominator_roles,
         _CYCLES.c.nomination_opens_at,
         _CYCLES.c.nomination_closes_at,
-        _CYCLES.c.max_nominations_per_nominator,
-        select(_USERS.c.is_active).where(_USERS.c.id == bindparam("nominee_id")).scalar_subquery(),
-        func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)),
+        _CYCLES.c.max_nominations_per_nominator.label("quota"),
     )
-    .where(_CYCLES.c.id == bindparam("cycle_id"))
-    .with_for_update(read=True, key_share=True, of=_CYCLES)
+    .where(_CYCLES.c.id == _value("cycle_id"))
+    .with_for_update(read=True, key_share=True)
+    .cte("cycle")
 )
 
-# 7 and 8: the nominator's live nominations in the cycle (of this nominee, in all).
+# Checks 1-6 of DOMAIN.md in order, each true when it passes; and, only when
+# the cycle has a quota, the (cycle, nominator) advisory lock.
+_CHECKS = select(
+    or_(_CYCLE.c.status != CycleStatus.draft.value, _ROLE == Role.admin.value).label("visible"),
+    (_ROLE == any_(_CYCLE.c.nominator_roles)).label("may_nominate"),
+    (_CYCLE.c.status == CycleStatus.published.value).label("published"),
+    window_open_clause(_CYCLE.c.nomination_opens_at, _CYCLE.c.nomination_closes_at, _NOW).label("window_open"),
+    func.coalesce(
+        select(_USERS.c.is_active).where(_USERS.c.id == _value("nominee_id")).scalar_subquery(), false()
+    ).label("nominee_active"),
+    (_value("nominee_id") != _value("nominator_id")).label("not_self"),
+    _CYCLE.c.status,
+    _CYCLE.c.quota,
+    case(
+        (_CYCLE.c.quota.is_not(None), func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
+    ).label("locked"),
+).cte("checks")
+_PASSED = ("visible", "may_nominate", "published", "window_open", "nominee_active", "not_self")
+
+
+def _insert(source: Select[Any]) -> CTE:
+    """INSERT the nomination from `source` (a row of `_value`s, or none) as a CTE;
+    a live (cycle, nominator, nominee) pair already there makes it insert nothing."""
+    return (
+        pg_insert(_NOMINATIONS)
+        .from_select(_INSERTED, source)
+        .on_conflict_do_nothing(
+            index_elements=["cycle_id", "nominator_id", "nominee_id"],
+            index_where=text("status <> 'withdrawn'"),
+        )
+        .returning(_NOMINATIONS.c.id, _NOMINATIONS.c.created_at, _NOMINATIONS.c.updated_at)
+        .cte("new_nomination")
+    )
+
+
+def _with_audit(new_nomination: CTE, query: Select[Any]) -> DriverStatement:
+    """`query`, with the new nomination's stamps (NULL when nothing was
+    inserted), its audit row written by the same statement."""
+    return DriverStatement.of(
+        query.add_columns(new_nomination.c.created_at, new_nomination.c.updated_at).add_cte(
+            audit.creation_cte(new_nomination)
+        )
+    )
+
+
+_VALUES = select(*(_value(name) for name in _INSERTED))
+
+# Without a quota, everything in one round trip: the checks, and the insert
+# with its audit row when they all pass (rule 7 is then the insert's ON CONFLICT).
+_NEW_UNLESS_QUOTA = _insert(_VALUES.where(*(_CHECKS.c[name] for name in _PASSED), _CHECKS.c.quota.is_(None)))
+_CHECK_AND_CREATE = _with_audit(
+    _NEW_UNLESS_QUOTA,
+    select(*(_CHECKS.c[name] for name in (*_PASSED, "status", "quota", "locked"))).select_from(
+        _CHECKS.outerjoin(_NEW_UNLESS_QUOTA, true())
+    ),
+)
+
+# With a quota, rules 7 and 8 after the lock: the nominator's live nominations
+# in the cycle (of this nominee, in all), read in a new statement ...
 _LIVE_COUNTS = DriverStatement.of(
-    select(func.count().filter(_NOMINATIONS.c.nominee_id == bindparam("nominee_id")), func.count()).where(
-        _NOMINATIONS.c.cycle_id == bindparam("cycle_id"),
-        _NOMINATIONS.c.nominator_id == bindparam("nominator_id"),
+    select(func.count().filter(_NOMINATIONS.c.nominee_id == _value("nominee_id")), func.count()).where(
+        _NOMINATIONS.c.cycle_id == _value("cycle_id"),
+        _NOMINATIONS.c.nominator_id == _value("nominator_id"),
         _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
     )
 )
-
-# The insert (a CTE); a live (cycle, nominator, nominee) pair already there returns no row.
-_NEW_NOMINATION = (
-    pg_insert(_NOMINATIONS)
-    .values({c: bindparam(c) for c in ("id", "cycle_id", "nominator_id", "nominee_id", "justification",
-                                       "status", "withdrawn_at")})
-    .on_conflict_do_nothing(
-        index_elements=["cycle_id", "nominator_id", "nominee_id"],
-        index_where=text("status <> 'withdrawn'"),
-    )
-    .returning(_NOMINATIONS.c.id, _NOMINATIONS.c.created_at, _NOMINATIONS.c.updated_at)
-    .cte("new_nomination")
-)
-# The insert and its audit row, in one statement (one round trip); no row, no audit row.
-_CREATE = DriverStatement.of(
-    select(_NEW_NOMINATION.c.created_at, _NEW_NOMINATION.c.updated_at).add_cte(audit.creation_cte(_NEW_NOMINATION))
-)
+# ... then the insert and its audit row.
+_NEW = _insert(_VALUES)
+_CREATE = _with_audit(_NEW, select().select_from(_NEW))
 
 
 def _lock_key(cycle_id: uuid.UUID, nominator_id: uuid.UUID) -> str:
@@ -266,43 +337,11 @@ def create_nomination(
     order: `not_found`, `forbidden` (role not in the cycle's nominator_roles),
     `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
     `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
-    concurrency (see the module docstring). Round trips: cycle + nominee +
-    lock, counts (only when the cycle has a quota), insert with its audit row.
+    concurrency (see the module docstring). Round trips: one when the cycle
+    has no quota (checks, insert and audit row); with a quota, checks and
+    lock, then the counts, then the insert with its audit row.
     """
     justification = clean_justification(justification)
-    now = clock.now()
-    # One round trip (`_CREATE_CHECKS`). Taking the advisory lock before checks
-    # 2-6 have run is harmless: it only delays this nominator's own requests.
-    driver = driver_of(session)
-    row = _CREATE_CHECKS.execute(
-        driver, {"cycle_id": cycle_id, "nominee_id": nominee_id, "lock_key": _lock_key(cycle_id, actor.id)}
-    ).fetchone()
-    if row is None:  # 1.
-        raise NotFound(f"cycle {cycle_id} not found")
-    status, roles, opens_at, closes_at, quota, nominee_active, _ = row
-    if status == CycleStatus.draft and actor.role != Role.admin:  # 1. (drafts: admins only)
-        raise NotFound(f"cycle {cycle_id} not found")
-    if actor.role not in roles:  # 2.
-        raise Forbidden(f"role {actor.role} may not nominate in this cycle")
-    if status != CycleStatus.published:  # 3.
-        raise CycleState(f"cycle is {status}; nominations need a published cycle")
-    if not window_open(opens_at, closes_at, now):  # 4.
-        raise WindowClosed("the nomination window is not open")
-    if not nominee_active:  # 5. unknown (NULL) or inactive
-        raise InvalidNominee(f"user {nominee_id} does not exist or is inactive")
-    if nominee_id == actor.id:  # 6.
-        raise SelfNomination("you cannot nominate yourself")
-
-    if quota is not None:
-        # Read after the lock, in a new statement: sees every committed competitor.
-        same_nominee, total = _LIVE_COUNTS.execute(
-            driver, {"cycle_id": cycle_id, "nominator_id": actor.id, "nominee_id": nominee_id}
-        ).fetchone()
-        if same_nominee:  # 7.
-            raise DuplicateNomination("you already nominated this person in this cycle")
-        if total >= quota:  # 8.
-            raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
-    # Without a quota, rule 7 is decided by the insert itself (ON CONFLICT).
     values = {
         "id": uuid.uuid4(),
         "cycle_id": cycle_id,
@@ -312,15 +351,45 @@ def create_nomination(
         "status": NominationStatus.pending.value,
         "withdrawn_at": None,
     }
-    audit_row = audit.creation_params(
-        session,
-        actor_id=actor.id,
-        action="nomination.create",
-        entity_type="nomination",
-        after={k: values[k] for k in NOMINATION_FIELDS},
-    )
-    stamps = _CREATE.execute(driver, {**values, **audit_row}).fetchone()
-    if stamps is None:  # 7. (lost a race, or no quota to check first): nothing written
+    params = {
+        **values,
+        **audit.creation_params(
+            session,
+            actor_id=actor.id,
+            action="nomination.create",
+            entity_type="nomination",
+            after={k: values[k] for k in NOMINATION_FIELDS},
+        ),
+        "role": actor.role,
+        "now": clock.now(),
+        "lock_key": _lock_key(cycle_id, actor.id),
+    }
+    driver = driver_of(session)
+    row = _CHECK_AND_CREATE.execute(driver, params).fetchone()
+    if row is None:  # 1. no such cycle
+        raise NotFound(f"cycle {cycle_id} not found")
+    visible, may_nominate, published, window_open, nominee_active, not_self, status, quota, _, *stamps = row
+    if not visible:  # 1. (drafts: admins only)
+        raise NotFound(f"cycle {cycle_id} not found")
+    if not may_nominate:  # 2.
+        raise Forbidden(f"role {actor.role} may not nominate in this cycle")
+    if not published:  # 3.
+        raise CycleState(f"cycle is {status}; nominations need a published cycle")
+    if not window_open:  # 4.
+        raise WindowClosed("the nomination window is not open")
+    if not nominee_active:  # 5. unknown or inactive
+        raise InvalidNominee(f"user {nominee_id} does not exist or is inactive")
+    if not not_self:  # 6.
+        raise SelfNomination("you cannot nominate yourself")
+    if quota is not None:
+        # The lock is held; read in a new statement, so every committed competitor is seen.
+        same_nominee, total = _LIVE_COUNTS.execute(driver, params).fetchone()
+        if same_nominee:  # 7.
+            raise DuplicateNomination("you already nominated this person in this cycle")
+        if total >= quota:  # 8.
+            raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
+        stamps = _CREATE.execute(driver, params).fetchone() or [None]
+    if stamps[0] is None:  # 7. (no quota, or lost a race): nothing was written
         raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance, without reloading it.
     return adopt(session, Nomination, {**values, "created_at": stamps[0], "updated_at": stamps[1]})
