@@ -35,7 +35,8 @@ the first check that failed, in DOMAIN.md's order. When the cycle has a
 quota, the same statement instead takes a transaction-scoped advisory lock
 keyed on (cycle, nominator), which serializes one nominator's creations in
 the cycle across processes; the counts are read after it in a new statement,
-so they see every committed competitor, and the insert follows.
+so they see every committed competitor, and that statement inserts when
+rules 7 and 8 allow.
 """
 
 import uuid
@@ -46,6 +47,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     DateTime,
+    Integer,
     Select,
     Text,
     and_,
@@ -304,18 +306,28 @@ _CHECK_AND_CREATE = _with_audit(
     ),
 )
 
-# With a quota, rules 7 and 8 after the lock: the nominator's live nominations
-# in the cycle (of this nominee, in all), read in a new statement ...
-_LIVE_COUNTS = DriverStatement.of(
-    select(func.count().filter(_NOMINATIONS.c.nominee_id == _value("nominee_id")), func.count()).where(
+# With a quota, rules 7 and 8 in a second statement, after the lock: the
+# nominator's live nominations in the cycle (of this nominee, in all), and the
+# insert with its audit row when neither rule refuses it.
+_COUNTS = (
+    select(
+        func.count().filter(_NOMINATIONS.c.nominee_id == _value("nominee_id")).label("same_nominee"),
+        func.count().label("total"),
+    )
+    .where(
         _NOMINATIONS.c.cycle_id == _value("cycle_id"),
         _NOMINATIONS.c.nominator_id == _value("nominator_id"),
         _NOMINATIONS.c.status != NominationStatus.withdrawn.value,
     )
+    .cte("counts")
 )
-# ... then the insert and its audit row.
-_NEW = _insert(_VALUES)
-_CREATE = _with_audit(_NEW, select().select_from(_NEW))
+_NEW_WITHIN_QUOTA = _insert(
+    _VALUES.where(_COUNTS.c.same_nominee == 0, _COUNTS.c.total < bindparam("quota", type_=Integer))
+)
+_COUNT_AND_CREATE = _with_audit(
+    _NEW_WITHIN_QUOTA,
+    select(_COUNTS.c.same_nominee, _COUNTS.c.total).select_from(_COUNTS.outerjoin(_NEW_WITHIN_QUOTA, true())),
+)
 
 
 def _lock_key(cycle_id: uuid.UUID, nominator_id: uuid.UUID) -> str:
@@ -338,8 +350,8 @@ def create_nomination(
     `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
     `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
     concurrency (see the module docstring). Round trips: one when the cycle
-    has no quota (checks, insert and audit row); with a quota, checks and
-    lock, then the counts, then the insert with its audit row.
+    has no quota (checks, insert and audit row); with a quota, two (checks
+    and lock; then counts, insert and audit row).
     """
     justification = clean_justification(justification)
     values = {
@@ -382,13 +394,12 @@ def create_nomination(
     if not not_self:  # 6.
         raise SelfNomination("you cannot nominate yourself")
     if quota is not None:
-        # The lock is held; read in a new statement, so every committed competitor is seen.
-        same_nominee, total = _LIVE_COUNTS.execute(driver, params).fetchone()
+        # The lock is held; a new statement, so it sees every committed competitor.
+        same_nominee, total, *stamps = _COUNT_AND_CREATE.execute(driver, {**params, "quota": quota}).fetchone()
         if same_nominee:  # 7.
             raise DuplicateNomination("you already nominated this person in this cycle")
         if total >= quota:  # 8.
             raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
-        stamps = _CREATE.execute(driver, params).fetchone() or [None]
     if stamps[0] is None:  # 7. (no quota, or lost a race): nothing was written
         raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance, without reloading it.
