@@ -3,8 +3,9 @@ run on the session's own connection, in the session's transaction.
 
 SQLAlchemy's execution machinery costs about 0.1 ms of Python per statement
 (see `python -m bench.session_floor`), more than a small statement costs the
-database. The few statements on the request paths that are benchmarked
-against raw psycopg (creating a nomination) skip it: the statement is still
+database. The few statements on the paths that are benchmarked against raw
+psycopg (creating a nomination, and the authentication every request runs
+first) skip it: the statement is still
 written and type-checked as SQLAlchemy Core, only its execution is direct,
 and it is prepared on the server once per connection. Everything else goes
 through the Session as usual, and `adopt` hands the rows read or written
