@@ -226,7 +226,7 @@ def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUI
 # (`plaudit.db.driver`): it is benchmarked against raw INSERTs, and
 # SQLAlchemy's per-execution work would cost more than the statements do.
 
-_INSERTED = ("id", "cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
+_INSERTED = ("id", *NOMINATION_FIELDS)
 _ROLE = bindparam("role", type_=Text)
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 
