@@ -89,6 +89,20 @@ def archive_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, use
     return CycleOut.build(cycle_service.archive_cycle(session, user, cycle_id, now=now), now)
 
 
+@router.post("/cycles/{cycle_id}/close-nominations", response_model=CycleOut)
+def close_nominations(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+    """Close the nomination window now (admin; published cycle, window open)."""
+    now = clock.now()
+    return CycleOut.build(cycle_service.close_nominations(session, user, cycle_id, now=now), now)
+
+
+@router.post("/cycles/{cycle_id}/close-approvals", response_model=CycleOut)
+def close_approvals(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+    """Close the approval window, and the nomination window with it, now (admin); finalize may follow at once."""
+    now = clock.now()
+    return CycleOut.build(cycle_service.close_approvals(session, user, cycle_id, now=now), now)
+
+
 @router.get("/cycles/{cycle_id}/criteria", response_model=Items[CriterionOut])
 def list_criteria(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Items[CriterionOut]:
     """The cycle's criteria in display order (position, then name); not paged."""

@@ -48,11 +48,14 @@ def read_results(
     session: SessionDep,
     user: CurrentUser,
     team_id: Annotated[uuid.UUID | None, Query(description="Only nominees in this team at finalization.")] = None,
-    format: Annotated[Literal["json", "csv"], Query(description="`csv` is for admins.")] = "json",
+    format: Annotated[
+        Literal["json", "csv"] | None, Query(description="`csv` is for admins; default: the `Accept` header's choice.")
+    ] = None,
 ):
     """The results of a finalized cycle: the whole ranking for admins, the
-    winners for everyone else. `format=csv` (admin) streams `text/csv`."""
-    if format == "csv":
+    winners for everyone else. `format=csv` or `Accept: text/csv` (admin)
+    streams `text/csv`; an explicit `format` wins over the header."""
+    if (format or _accepted(request)) == "csv":
         cycle = ranking.require_export(session, user, cycle_id)
         return StreamingResponse(
             ranking.csv_stream(request.app.state.sessionmaker, cycle.id, team_id=team_id),
@@ -61,6 +64,13 @@ def read_results(
         )
     cycle, winners_only = ranking.readable_results(session, user, cycle_id)
     return _json_stream(request, cycle, winners_only=winners_only, team_id=team_id)
+
+
+def _accepted(request: Request) -> str:
+    """`csv` when the `Accept` header names `text/csv` (with any parameters),
+    else `json`."""
+    types = (part.split(";", 1)[0].strip().lower() for part in request.headers.get("accept", "").split(","))
+    return "csv" if "text/csv" in types else "json"
 
 
 def _json_stream(request: Request, cycle, **filters) -> StreamingResponse:
