@@ -90,14 +90,14 @@ def archive_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, use
 
 
 @router.post("/cycles/{cycle_id}/close-nominations", response_model=CycleOut)
-def close_nominations(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def close_nominations(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Close the nomination window now (admin; published cycle, window open)."""
     now = clock.now()
     return CycleOut.build(cycle_service.close_nominations(session, user, cycle_id, now=now), now)
 
 
 @router.post("/cycles/{cycle_id}/close-approvals", response_model=CycleOut)
-def close_approvals(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def close_approvals(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Close the approval window, and the nomination window with it, now (admin); finalize may follow at once."""
     now = clock.now()
     return CycleOut.build(cycle_service.close_approvals(session, user, cycle_id, now=now), now)
