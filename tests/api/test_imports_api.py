@@ -92,3 +92,12 @@ def test_a_body_over_the_import_limit_is_refused_before_it_is_read(session, clie
     response = client.post("/imports/people", content=b"x",
                            headers={**headers, **CSV, "Content-Length": str(limit + 1)})
     assert_problem(response, 422, "validation_error")
+
+
+def test_a_json_body_is_a_validation_error_and_any_other_type_is_read_as_csv(session, client):
+    _, headers = as_role(session, "admin")
+    response = client.post("/imports/people", content=FILE, headers={**headers, "Content-Type": "application/json"})
+    assert_problem(response, 422, "validation_error")
+    response = client.post("/imports/people", content=FILE,
+                           headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200 and response.json()["created"] == 2

@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from plaudit.api.deps import ClockDep, CurrentUser, SessionDep
+from plaudit.api.deps import ClockDep, SessionDep
+from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
+from plaudit.errors import ValidationFailed
 from plaudit.schemas.imports import ImportReport
 from plaudit.services import imports
 
@@ -28,14 +30,20 @@ CSV_BODY = {
 async def import_people(
     request: Request,
     session: SessionDep,
-    actor: CurrentUser,
+    actor: AdminUser,
     clock: ClockDep,
     dry_run: Annotated[bool, Query(description="Report what would happen; change nothing.")] = False,
     deactivate_missing: Annotated[bool, Query(description="Deactivate active users absent from the file.")] = False,
 ) -> ImportReport:
     """Create and update users and teams from HR's CSV export (admins). All or
     nothing: any bad row is a `422 import_invalid` listing every one, and
-    nothing changes. The body may be up to 32 MiB (about 400,000 rows)."""
+    nothing changes. The body may be up to 32 MiB (about 400,000 rows); any
+    content type but JSON is read as the CSV file (so `curl --data-binary
+    @people.csv` works without a header)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        raise ValidationFailed("the body must be the CSV file itself (Content-Type: text/csv), not JSON",
+                               errors=[{"loc": ["body"], "msg": "must be text/csv"}])
     data = await request.body()
     return await run_in_threadpool(
         imports.import_people, session, actor, data,
