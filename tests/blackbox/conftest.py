@@ -37,7 +37,7 @@ NOMINATION_KEYS = {
     "created_at", "updated_at", "withdrawn_at",
 }
 APPROVAL_KEYS = {"id", "nomination_id", "approver_id", "decision", "comment", "ratings", "created_at", "updated_at"}
-RESULTS_KEYS = {"cycle_id", "finalized_at", "award_slots", "items"}
+RESULTS_KEYS = {"cycle_id", "finalized_at", "award_slots", "inputs_digest", "items"}
 RESULT_ITEM_KEYS = {
     "rank", "nominee_id", "nominee_name", "team_id", "score", "approved_nominations", "is_winner", "criteria",
 }

@@ -34,11 +34,13 @@ class ResultItem(Out):
 
 
 class Results(BaseModel):
-    """A cycle's ranking, in ranking order. `finalized_at` is null for a preview."""
+    """A cycle's ranking, in ranking order. `finalized_at` and
+    `inputs_digest` (`plaudit.services.results_digest`) are null for a preview."""
 
     cycle_id: uuid.UUID
     finalized_at: datetime | None
     award_slots: int
+    inputs_digest: str | None = None
     items: list[ResultItem]
 
 

@@ -74,6 +74,7 @@ from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit
 from plaudit.services.cycles import get_cycle
+from plaudit.services.results_digest import inputs_digest
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -245,9 +246,10 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
 
     Writes one `cycle_results` row per ranked nominee with ONE
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
-    now), sets the cycle `finalized` with `finalized_at = clock.now()`, and
-    writes one `cycle.finalize` audit row (status and finalized_at before and
-    after, plus `ranked` and `winners` counts). Returns the finalized cycle;
+    now), sets the cycle `finalized` with `finalized_at = clock.now()` and its
+    `inputs_digest` (`plaudit.services.results_digest`), and writes one
+    `cycle.finalize` audit row (status, finalized_at and inputs_digest before
+    and after, plus `ranked` and `winners` counts). Returns the finalized cycle;
     its results are read back from `cycle_results` by the caller, so the first
     call and every repeat get the same body. Python holds no per-nominee state:
     memory is flat in the cycle's size.
@@ -296,10 +298,14 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         session,
         actor,
         cycle,
-        {"status": CycleStatus.finalized.value, "finalized_at": now},
+        {
+            "status": CycleStatus.finalized.value,
+            "finalized_at": now,
+            "inputs_digest": inputs_digest(session, cycle.id),
+        },
         action="cycle.finalize",
         entity_type="cycle",
-        fields=("status", "finalized_at"),
+        fields=("status", "finalized_at", "inputs_digest"),
         extra={"ranked": ranked, "winners": winners},
     )
     return cycle
@@ -321,6 +327,7 @@ def stored_results(
         cycle_id=cycle.id,
         finalized_at=cycle.finalized_at,
         award_slots=cycle.award_slots,
+        inputs_digest=cycle.inputs_digest,
         items=[_item(r) for r in rows],
     )
 
@@ -365,7 +372,8 @@ def results_chunks(
     """A finalized cycle's `Results` as JSON text, streamed in chunks (the same
     document `stored_results(...).model_dump_json()` describes). No access checks."""
     head = Results(
-        cycle_id=cycle.id, finalized_at=cycle.finalized_at, award_slots=cycle.award_slots, items=[]
+        cycle_id=cycle.id, finalized_at=cycle.finalized_at, award_slots=cycle.award_slots,
+        inputs_digest=cycle.inputs_digest, items=[],
     ).model_dump_json()
     yield head[: -len("[]}")] + "["
     stmt = results_items_json(cycle.id, winners_only=winners_only, team_id=team_id)
