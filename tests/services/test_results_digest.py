@@ -40,7 +40,7 @@ def finalized(session, admin, clock):
 def auditor_digest(session, cycle) -> str:
     """The digest recomputed the way the module docstring tells an auditor to."""
     criteria = session.execute(text("SELECT id, weight FROM criteria WHERE cycle_id = :c"), {"c": cycle.id}).all()
-    ratings = session.execute(
+    rows = session.execute(
         text(
             "SELECT n.id, n.nominee_id, a.approver_id, r.criterion_id, r.value FROM nominations n"
             " JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'"
@@ -49,9 +49,17 @@ def auditor_digest(session, cycle) -> str:
         ),
         {"c": cycle.id},
     ).all()
+    approvals = {}
+    for n, nominee, approver, c, v in rows:
+        approvals.setdefault((n, nominee, approver), []).append((c, v))
+    approvals = [(*key, ratings) for key, ratings in approvals.items()]
+
+    criteria = sorted(criteria)
+    k = {id: i for i, (id, _) in enumerate(criteria, 1)}
     lines = ["plaudit inputs v1", f"cycle {cycle.id}", "scoring none", f"award_slots {cycle.award_slots}"]
-    lines += sorted(f"criterion {id} {weight:.4f}" for id, weight in criteria)
-    lines += sorted(f"rating {n} {nominee} {approver} {c} {value}" for n, nominee, approver, c, value in ratings)
+    lines += [f"criterion {i} {id} {weight:.4f}" for i, (id, weight) in enumerate(criteria, 1)]
+    lines += sorted(f"approval {n} {nominee} {approver} " + " ".join(f"{k[c]}:{v}" for c, v in sorted(
+        ratings, key=lambda cv: k[cv[0]])) for n, nominee, approver, ratings in approvals)
     return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
 
 

@@ -1,29 +1,35 @@
 """`inputs_digest`: what a cycle's ranking was computed from, fixed at
-finalization, and `verify_results`, which recomputes everything from it.
+finalization.
 
 The digest is the SHA-256 (lower-case hex) of this UTF-8 text, every line
 ending in a line feed (`\\n`), UUIDs in their lower-case hyphenated form:
 
     plaudit inputs v1
     cycle <cycle id>
-    scoring <method>                  "none" (plain means; "zscore" once normalisation exists)
+    scoring <method>                      "none" (plain means; "zscore" once normalisation exists)
     award_slots <award slots>
-    criterion <criterion id> <weight, 4 places: 0.2500>                       one per criterion
-    rating <nomination id> <nominee id> <approver id> <criterion id> <value>  one per counted rating
+    criterion <k> <criterion id> <weight, 4 places: 0.2500>           k = 1, 2, ... in criterion id order
+    approval <nomination id> <nominee id> <approver id> <k>:<value> ...   one per counted approval
 
-Criterion lines are sorted by criterion id, rating lines by nomination id,
-approver id, criterion id: for both that is plain sorting of the lines as
-text. The counted ratings are those the ranking counts: the ratings of
-`approve` approvals of the cycle's `approved` nominations, for the cycle's
-criteria. Beyond DOMAIN.md's list (method, criteria, ratings) the text
+Criterion lines are in criterion id order; approval lines in nomination id,
+then approver id order (for both, plain sorting of the lines as text), and
+within an approval line the ratings are in `k` order. The counted
+approvals are those the ranking counts: the `approve` approvals of the
+cycle's `approved` nominations, with their ratings for the cycle's criteria.
+So every counted rating is there (nomination, approver, criterion, value),
+one line per approval rather than per rating: a fifth of the lines to build,
+sort and hash. Beyond DOMAIN.md's list (method, criteria, ratings) the text
 holds the cycle id (a digest cannot be replayed for another cycle), the
-award slots (they decide the winners) and each rating's nominee (it decides
-whose score a rating counts for). An auditor can recompute it from a query
-of their own:
+award slots (they decide the winners) and each nomination's nominee (it
+decides whose score a rating counts for). An auditor can recompute it from
+queries of their own:
 
+    criteria = sorted(criteria)                                  # [(criterion id, weight)]
+    k = {id: i for i, (id, _) in enumerate(criteria, 1)}
     lines = ["plaudit inputs v1", f"cycle {cycle_id}", "scoring none", f"award_slots {slots}"]
-    lines += sorted(f"criterion {id} {weight:.4f}" for id, weight in criteria)
-    lines += sorted(f"rating {n} {nominee} {approver} {c} {value}" for n, nominee, approver, c, value in ratings)
+    lines += [f"criterion {i} {id} {weight:.4f}" for i, (id, weight) in enumerate(criteria, 1)]
+    lines += sorted(f"approval {n} {nominee} {approver} " + " ".join(f"{k[c]}:{v}" for c, v in sorted(
+        ratings, key=lambda cv: k[cv[0]])) for n, nominee, approver, ratings in approvals)
     hashlib.sha256("".join(line + "\\n" for line in lines).encode()).hexdigest()
 
 PostgreSQL computes it (`digest_query`), so a million ratings never cross
@@ -42,27 +48,32 @@ from sqlalchemy.orm import Session
 SCORING = "'none'"
 
 DIGEST_SQL = f"""
+WITH crit AS (
+    SELECT c.id, c.weight, row_number() OVER (ORDER BY c.id) AS k
+    FROM criteria c
+    WHERE c.cycle_id = :cycle_id
+),
+approval_lines AS (
+    SELECT n.id AS nomination_id, a.approver_id,
+           'approval ' || n.id || ' ' || n.nominee_id || ' ' || a.approver_id
+               || string_agg(' ' || c.k || ':' || r.value, '' ORDER BY c.k) || E'\\n' AS line
+    FROM nominations n
+    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
+    JOIN approval_ratings r ON r.approval_id = a.id
+    JOIN crit c ON c.id = r.criterion_id
+    WHERE n.cycle_id = :cycle_id AND n.status = 'approved'
+    GROUP BY n.id, n.nominee_id, a.id, a.approver_id
+)
 SELECT encode(sha256(convert_to(
     'plaudit inputs v1' || E'\\n'
     || 'cycle ' || cy.id || E'\\n'
     || 'scoring ' || {SCORING} || E'\\n'
     || 'award_slots ' || cy.award_slots || E'\\n'
     || coalesce((
-        SELECT string_agg('criterion ' || c.id || ' ' || c.weight::numeric(5, 4) || E'\\n', '' ORDER BY c.id)
-        FROM criteria c
-        WHERE c.cycle_id = cy.id
+        SELECT string_agg('criterion ' || k || ' ' || id || ' ' || weight::numeric(5, 4) || E'\\n', '' ORDER BY k)
+        FROM crit
     ), '')
-    || coalesce((
-        SELECT string_agg(
-            'rating ' || n.id || ' ' || n.nominee_id || ' ' || a.approver_id || ' ' || r.criterion_id
-                || ' ' || r.value || E'\\n',
-            '' ORDER BY n.id, a.approver_id, r.criterion_id)
-        FROM nominations n
-        JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
-        JOIN approval_ratings r ON r.approval_id = a.id
-        JOIN criteria c ON c.id = r.criterion_id AND c.cycle_id = cy.id
-        WHERE n.cycle_id = cy.id AND n.status = 'approved'
-    ), ''),
+    || coalesce((SELECT string_agg(line, '' ORDER BY nomination_id, approver_id) FROM approval_lines), ''),
     'UTF8')), 'hex')
 FROM cycles cy
 WHERE cy.id = :cycle_id

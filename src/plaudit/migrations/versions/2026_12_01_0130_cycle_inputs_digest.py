@@ -21,25 +21,33 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BACKFILL = r"""
+WITH crit AS (
+    SELECT c.cycle_id, c.id, c.weight, row_number() OVER (PARTITION BY c.cycle_id ORDER BY c.id) AS k
+    FROM criteria c JOIN cycles cy ON cy.id = c.cycle_id
+    WHERE cy.status IN ('finalized', 'archived')
+),
+approval_lines AS (
+    SELECT n.cycle_id, n.id AS nomination_id, a.approver_id,
+           'approval ' || n.id || ' ' || n.nominee_id || ' ' || a.approver_id
+               || string_agg(' ' || c.k || ':' || r.value, '' ORDER BY c.k) || E'\n' AS line
+    FROM nominations n
+    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
+    JOIN approval_ratings r ON r.approval_id = a.id
+    JOIN crit c ON c.id = r.criterion_id AND c.cycle_id = n.cycle_id
+    WHERE n.status = 'approved'
+    GROUP BY n.cycle_id, n.id, n.nominee_id, a.id, a.approver_id
+)
 UPDATE cycles cy SET inputs_digest = encode(sha256(convert_to(
     'plaudit inputs v1' || E'\n'
     || 'cycle ' || cy.id || E'\n'
     || 'scoring none' || E'\n'
     || 'award_slots ' || cy.award_slots || E'\n'
     || coalesce((
-        SELECT string_agg('criterion ' || c.id || ' ' || c.weight::numeric(5, 4) || E'\n', '' ORDER BY c.id)
-        FROM criteria c WHERE c.cycle_id = cy.id
+        SELECT string_agg('criterion ' || k || ' ' || id || ' ' || weight::numeric(5, 4) || E'\n', '' ORDER BY k)
+        FROM crit WHERE crit.cycle_id = cy.id
     ), '')
     || coalesce((
-        SELECT string_agg(
-            'rating ' || n.id || ' ' || n.nominee_id || ' ' || a.approver_id || ' ' || r.criterion_id
-                || ' ' || r.value || E'\n',
-            '' ORDER BY n.id, a.approver_id, r.criterion_id)
-        FROM nominations n
-        JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
-        JOIN approval_ratings r ON r.approval_id = a.id
-        JOIN criteria c ON c.id = r.criterion_id AND c.cycle_id = cy.id
-        WHERE n.cycle_id = cy.id AND n.status = 'approved'
+        SELECT string_agg(line, '' ORDER BY nomination_id, approver_id) FROM approval_lines l WHERE l.cycle_id = cy.id
     ), ''),
     'UTF8')), 'hex')
 WHERE cy.status IN ('finalized', 'archived')
