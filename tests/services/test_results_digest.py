@@ -56,7 +56,8 @@ def auditor_digest(session, cycle) -> str:
 
     criteria = sorted(criteria)
     k = {id: i for i, (id, _) in enumerate(criteria, 1)}
-    lines = ["plaudit inputs v1", f"cycle {cycle.id}", "scoring none", f"award_slots {cycle.award_slots}"]
+    method, slots = cycle.score_normalization, cycle.award_slots
+    lines = ["plaudit inputs v1", f"cycle {cycle.id}", f"scoring {method}", f"award_slots {slots}"]
     lines += [f"criterion {i} {id} {weight:.4f}" for i, (id, weight) in enumerate(criteria, 1)]
     lines += sorted(f"approval {n} {nominee} {approver} " + " ".join(f"{k[c]}:{v}" for c, v in sorted(
         ratings, key=lambda cv: k[cv[0]])) for n, nominee, approver, ratings in approvals)

@@ -6,7 +6,7 @@ ending in a line feed (`\\n`), UUIDs in their lower-case hyphenated form:
 
     plaudit inputs v1
     cycle <cycle id>
-    scoring <method>                      "none" (plain means; "zscore" once normalisation exists)
+    scoring <method>                      the cycle's score_normalization: none or zscore
     award_slots <award slots>
     criterion <k> <criterion id> <weight, 4 places: 0.2500>           k = 1, 2, ... in criterion id order
     approval <nomination id> <nominee id> <approver id> <k>:<value> ...   one per counted approval
@@ -26,7 +26,7 @@ queries of their own:
 
     criteria = sorted(criteria)                                  # [(criterion id, weight)]
     k = {id: i for i, (id, _) in enumerate(criteria, 1)}
-    lines = ["plaudit inputs v1", f"cycle {cycle_id}", "scoring none", f"award_slots {slots}"]
+    lines = ["plaudit inputs v1", f"cycle {cycle_id}", f"scoring {method}", f"award_slots {slots}"]
     lines += [f"criterion {i} {id} {weight:.4f}" for i, (id, weight) in enumerate(criteria, 1)]
     lines += sorted(f"approval {n} {nominee} {approver} " + " ".join(f"{k[c]}:{v}" for c, v in sorted(
         ratings, key=lambda cv: k[cv[0]])) for n, nominee, approver, ratings in approvals)
@@ -43,11 +43,7 @@ import uuid
 from sqlalchemy import Text, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-# The scoring method's name in the canonical text (a cycle column once
-# normalisation can be chosen).
-SCORING = "'none'"
-
-DIGEST_SQL = f"""
+DIGEST_SQL = """
 WITH crit AS (
     SELECT c.id, c.weight, row_number() OVER (ORDER BY c.id) AS k
     FROM criteria c
@@ -67,7 +63,7 @@ approval_lines AS (
 SELECT encode(sha256(convert_to(
     'plaudit inputs v1' || E'\\n'
     || 'cycle ' || cy.id || E'\\n'
-    || 'scoring ' || {SCORING} || E'\\n'
+    || 'scoring ' || cy.score_normalization || E'\\n'
     || 'award_slots ' || cy.award_slots || E'\\n'
     || coalesce((
         SELECT string_agg('criterion ' || k || ' ' || id || ' ' || weight::numeric(5, 4) || E'\\n', '' ORDER BY k)

@@ -6,7 +6,7 @@ Cycles finalized before this revision get theirs computed from their
 that a later change of the code does not change what this migration did).
 
 Revision ID: 5b1e7c0d9a21
-Revises: 03ec846b28f7
+Revises: 9d1891e4503f
 Create Date: 2026-12-01 01:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '5b1e7c0d9a21'
-down_revision: str | None = '03ec846b28f7'
+down_revision: str | None = '9d1891e4503f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -40,7 +40,7 @@ approval_lines AS (
 UPDATE cycles cy SET inputs_digest = encode(sha256(convert_to(
     'plaudit inputs v1' || E'\n'
     || 'cycle ' || cy.id || E'\n'
-    || 'scoring none' || E'\n'
+    || 'scoring ' || cy.score_normalization || E'\n'
     || 'award_slots ' || cy.award_slots || E'\n'
     || coalesce((
         SELECT string_agg('criterion ' || k || ' ' || id || ' ' || weight::numeric(5, 4) || E'\n', '' ORDER BY k)
