@@ -11,6 +11,7 @@ import typer
 from sqlalchemy import select
 
 from plaudit.clock import system_clock
+from plaudit.config import get_settings
 from plaudit.errors import DomainError, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
@@ -54,6 +55,8 @@ def serve(
 
     url = ensure_database()
     migrate.upgrade(url)
+    # Every worker signs and checks list cursors with the same key.
+    os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
     uvicorn.run(
         "plaudit.api.app:create_app",
         factory=True,
