@@ -328,9 +328,10 @@ def test_publish_twice_is_cycle_state(client, session, admin):
     assert len(audit_rows(session)) == 1
 
 
-def test_employee_publishing_is_forbidden(client, session, employee):
+def test_employee_publishing_a_draft_is_not_found(client, session, employee):
+    """Drafts are invisible to employees, and visibility comes before the who column (API.md, Precedence)."""
     cycle = draft_with(session, "1")
-    assert_problem(client.post(f"/cycles/{cycle.id}/publish", headers=employee), 403, "forbidden")
+    assert_problem(client.post(f"/cycles/{cycle.id}/publish", headers=employee), 404, "not_found")
 
 
 # --- archive -----------------------------------------------------------------
