@@ -32,6 +32,13 @@ Decisions where the spec is silent:
   took with it (the criteria set is part of the cycle, as in `criteria.replace`).
 - An empty update changes nothing and writes no audit row; on a finalized or
   archived cycle even an empty update is `cycle_state` (it is read-only).
+- Close now (`close_nominations`, `close_approvals`) sets bounds to the
+  clock's now and keeps every window invariant: the window being closed is
+  open, so its `opens_at <= now`, and `approval_opens_at >= nomination_opens_at`
+  is untouched (closing approvals also closes nominations, so
+  `approval_closes_at >= nomination_closes_at` holds). The one instant that
+  cannot close is the instant a window opens (it would close as it opens):
+  `invalid_windows`.
 """
 
 import uuid
@@ -50,9 +57,10 @@ from plaudit.errors import (
     NotFound,
     ValidationFailed,
     WeightsInvalid,
+    WindowClosed,
 )
 from plaudit.models import Criterion, Cycle, User
-from plaudit.models.enums import CycleStatus, Role
+from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
 from plaudit.services import audit
 from plaudit.services.users import require_admin
@@ -72,6 +80,8 @@ SETTABLE_FIELDS = (
     "max_nominations_per_nominator",
     "award_slots",
     "nominator_roles",
+    "winner_cooldown_cycles",
+    "score_normalization",
 )
 # What a cycle audit row records (everything but ids and bookkeeping times).
 CYCLE_FIELDS = (*SETTABLE_FIELDS, "status", "published_at", "finalized_at", "archived_at")
@@ -193,6 +203,13 @@ def _clean_field(field: str, value: Any) -> Any:
         return _int(value, field, 1, 1000)
     if field == "nominator_roles":
         return _roles(value)
+    if field == "winner_cooldown_cycles":
+        return _int(value, field, 0, 10)
+    if field == "score_normalization":
+        try:
+            return ScoreNormalization(value).value
+        except ValueError:
+            raise field_error(field, f"must be one of {', '.join(ScoreNormalization)}") from None
     raise field_error(field, "is not a field that can be set")
 
 
@@ -258,6 +275,8 @@ def create_cycle(
     max_nominations_per_nominator: int | None = None,
     award_slots: int = 3,
     nominator_roles: list[str] | None = None,
+    winner_cooldown_cycles: int = 0,
+    score_normalization: str = ScoreNormalization.none,
 ) -> Cycle:
     """Create a draft cycle (admin). Defaults per DOMAIN.md; `nominator_roles`
     defaults to all four roles.
@@ -279,6 +298,8 @@ def create_cycle(
         max_nominations_per_nominator=max_nominations_per_nominator,
         award_slots=award_slots,
         nominator_roles=[r.value for r in Role] if nominator_roles is None else nominator_roles,
+        winner_cooldown_cycles=winner_cooldown_cycles,
+        score_normalization=score_normalization,
     )
     values = {field: _clean_field(field, value) for field, value in given.items()}
     _check_rating_scale(values)
@@ -400,6 +421,66 @@ def archive_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
         raise CycleState(f"only finalized cycles can be archived; this one is {cycle.status}")
     _move(session, actor, cycle, CycleStatus.archived, "archived_at", now, action="cycle.archive")
     return cycle
+
+
+def close_nominations(session: Session, actor: User | None, cycle_id: uuid.UUID, *, now: datetime) -> Cycle:
+    """Close the nomination window now (admin, DOMAIN.md "Close now"):
+    `nomination_closes_at` becomes `now`.
+
+    Checks in API.md's order: `not_found`, `forbidden`, `cycle_state` (not
+    published), `window_closed` (the nomination window is not open now).
+    Locks the cycle row. Writes one `cycle.update` row with the old and new bound.
+    """
+    cycle = _closable(session, actor, cycle_id)
+    if not nominations_open(cycle, now):
+        raise WindowClosed("the nomination window is not open")
+    _close(session, actor, cycle, {"nomination_closes_at": now})
+    return cycle
+
+
+def close_approvals(session: Session, actor: User | None, cycle_id: uuid.UUID, *, now: datetime) -> Cycle:
+    """Close the approval window now (admin, DOMAIN.md "Close now"):
+    `approval_closes_at` becomes `now`, and so does `nomination_closes_at`
+    when it is later (the invariant `approval_closes_at >= nomination_closes_at`).
+    Finalize is then allowed at once: `now >= approval_closes_at` holds at
+    this very instant.
+
+    Checks: `not_found`, `forbidden`, `cycle_state`, `window_closed` (the
+    approval window is not open now). Locks the cycle row. Writes one
+    `cycle.update` row with the old and new bounds.
+    """
+    cycle = _closable(session, actor, cycle_id)
+    if not approvals_open(cycle, now):
+        raise WindowClosed("the approval window is not open")
+    changes = {"approval_closes_at": now}
+    if cycle.nomination_closes_at > now:
+        changes["nomination_closes_at"] = now
+    _close(session, actor, cycle, changes)
+    return cycle
+
+
+def _closable(session: Session, actor: User | None, cycle_id: uuid.UUID) -> Cycle:
+    """The published cycle to close, locked: `not_found`, `forbidden`, `cycle_state`."""
+    cycle = get_cycle(session, actor, cycle_id, lock="update")
+    require_admin(actor)
+    if cycle.status != CycleStatus.published:
+        raise CycleState(f"only published cycles can be closed; this one is {cycle.status}")
+    return cycle
+
+
+def _close(session: Session, actor: User | None, cycle: Cycle, changes: dict[str, datetime]) -> None:
+    """Set the closing bounds in `changes` and write `cycle.update` (old and new bounds).
+
+    The window was open (opens_at <= now < closes_at), so every invariant
+    still holds except at the instant a window opens, where it would close
+    as it opens (opens_at = closes_at): that is `invalid_windows`, as a PATCH
+    with the same bounds would be.
+    """
+    changes = {field: _utc(value, field) for field, value in changes.items()}
+    check_windows({field: getattr(cycle, field) for field in WINDOW_FIELDS} | changes)
+    audit.change_and_record(
+        session, actor, cycle, changes, action="cycle.update", entity_type="cycle", fields=CYCLE_FIELDS
+    )
 
 
 def _move(
