@@ -760,6 +760,9 @@ GET /nominations/{id}/approvals
 GET /cycles/{id}/preview
 GET /cycles/{id}/results
 GET /audit-logs
+POST /cycles/{id}/close-nominations
+POST /cycles/{id}/close-approvals
+POST /imports/people
 """
 
 
