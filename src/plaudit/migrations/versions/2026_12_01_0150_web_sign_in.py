@@ -3,7 +3,7 @@
 user's sessions when they are deactivated, whichever path deactivates them.
 
 Revision ID: f354e3645910
-Revises: 9d1891e4503f
+Revises: 5b1e7c0d9a21
 Create Date: 2026-12-01 01:13:06.007804
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'f354e3645910'
-down_revision: str | None = '9d1891e4503f'
+down_revision: str | None = '5b1e7c0d9a21'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
