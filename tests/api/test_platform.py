@@ -754,6 +754,11 @@ GET /nominations/{id}/approvals
 GET /cycles/{id}/preview
 GET /cycles/{id}/results
 GET /audit-logs
+POST /cycles/{id}/close-nominations
+POST /cycles/{id}/close-approvals
+GET /me/approvals
+GET /me/nominations
+GET /users/{id}/tokens
 """
 
 
