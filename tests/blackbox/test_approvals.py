@@ -40,7 +40,7 @@ def test_first_put_is_201_then_200_with_nomination_status(px):
     assert (a["nomination_id"], a["approver_id"], a["decision"]) == (n["id"], manager.id, "approve")
     assert a["nomination_status"] == "approved"
     assert sorted((x["criterion_id"], x["value"]) for x in a["ratings"]) == sorted((c["id"], 4) for c in crits)
-    assert all(set(x) == {"criterion_id", "value"} for x in a["ratings"])
+    assert all(set(x) == {"criterion_id", "criterion_name", "value"} for x in a["ratings"])
     parse_utc(a["created_at"]), parse_utc(a["updated_at"])
     rows = px.audit(entity_type="approval", entity_id=a["id"])
     assert [x["action"] for x in rows] == ["approval.submit"]
