@@ -49,6 +49,8 @@ def org(session):
     make_rated_nomination(session, cycle, ada, [{q: 5, s: 4}, {q: 4, s: 3}])
     make_rated_nomination(session, cycle, ada, [{q: 5, s: 5}])
     make_rated_nomination(session, cycle, ben, [{q: 3, s: 3}])
+    make_nomination(session, cycle, employee, ben)  # pending: does not count, reported as pending_nominations
+    make_nomination(session, cycle, manager, ada, status="rejected")
     tokens = {name: auth(make_token(session, u)) for name, u in
               [("admin", admin), ("manager", manager), ("employee", employee), ("ada", ada), ("ben", ben)]}
     return dict(admin=admin, manager=manager, employee=employee, ada=ada, ben=ben, red=red, cycle=cycle,
@@ -62,8 +64,11 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
     body = response.json()
     assert body == {
         "cycle_id": str(cycle.id),
+        "cycle_name": "Spring awards",
         "finalized_at": "2030-01-10T12:00:00Z",
         "award_slots": 1,
+        "pending_nominations": 1,
+        "inputs_digest": None,
         "items": [
             {
                 "rank": 1,
@@ -73,6 +78,8 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
                 "score": "4.550000",
                 "approved_nominations": 2,
                 "is_winner": True,
+                "spread": None,
+                "tie_break": None,
                 "criteria": [
                     {"criterion_id": str(org["q"].id), "name": "Quality", "weight": "0.6000", "mean": "4.750000"},
                     {"criterion_id": str(org["s"].id), "name": "Spirit", "weight": "0.4000", "mean": "4.250000"},
@@ -86,6 +93,8 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
                 "score": "3.000000",
                 "approved_nominations": 1,
                 "is_winner": False,
+                "spread": None,
+                "tie_break": None,
                 "criteria": [
                     {"criterion_id": str(org["q"].id), "name": "Quality", "weight": "0.6000", "mean": "3.000000"},
                     {"criterion_id": str(org["s"].id), "name": "Spirit", "weight": "0.4000", "mean": "3.000000"},
@@ -191,13 +200,30 @@ def test_results_csv_for_admins(client, org):
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows == [
         ["rank", "nominee_id", "nominee_name", "nominee_email", "team_name", "score", "approved_nominations",
-         "is_winner"],
-        ["1", str(org["ada"].id), "Ada", "ada@example.org", "Red", "4.550000", "2", "true"],
-        ["2", str(org["ben"].id), "Ben", "ben@example.org", "", "3.000000", "1", "false"],
+         "is_winner", "Quality", "Spirit"],
+        ["1", str(org["ada"].id), "Ada", "ada@example.org", "Red", "4.550000", "2", "true", "4.750000", "4.250000"],
+        ["2", str(org["ben"].id), "Ben", "ben@example.org", "", "3.000000", "1", "false", "3.000000", "3.000000"],
     ]
     only_red = client.get(f"/cycles/{cycle.id}/results", params={"format": "csv", "team_id": str(org["red"].id)},
                           headers=tokens["admin"])
     assert len(list(csv.reader(io.StringIO(only_red.text)))) == 2
+    by_header = client.get(f"/cycles/{cycle.id}/results", headers={**tokens["admin"], "Accept": "text/csv"})
+    assert by_header.headers["content-type"].startswith("text/csv") and by_header.text == response.text
+    explicit = client.get(f"/cycles/{cycle.id}/results", params={"format": "json"},
+                          headers={**tokens["admin"], "Accept": "text/csv"})
+    assert explicit.json()["cycle_name"] == "Spring awards"
+
+
+def test_results_csv_escapes_formula_text_over_http(client, session, org):
+    cycle, tokens = org["cycle"], org["tokens"]
+    org["ada"].display_name = '=HYPERLINK("http://evil.example","Ada")'
+    org["q"].name = "@Quality"
+    session.flush()
+    client.post(f"/cycles/{cycle.id}/finalize", headers=tokens["admin"])
+    rows = list(csv.reader(io.StringIO(client.get(f"/cycles/{cycle.id}/results",
+                                                   headers={**tokens["admin"], "Accept": "text/csv"}).text)))
+    assert rows[0][-2:] == ["'@Quality", "Spirit"]
+    assert rows[1][2] == '\'=HYPERLINK("http://evil.example","Ada")'
 
 
 def test_results_csv_is_forbidden_to_non_admins_and_needs_finalization(client, org):
@@ -207,6 +233,8 @@ def test_results_csv_is_forbidden_to_non_admins_and_needs_finalization(client, o
     client.post(f"/cycles/{cycle.id}/finalize", headers=tokens["admin"])
     for who in ("employee", "manager", "ada"):
         response = client.get(f"/cycles/{cycle.id}/results", params={"format": "csv"}, headers=tokens[who])
+        assert_problem(response, 403, "forbidden")
+        response = client.get(f"/cycles/{cycle.id}/results", headers={**tokens[who], "Accept": "text/csv"})
         assert_problem(response, 403, "forbidden")
     assert_problem(client.get(f"/cycles/{cycle.id}/results", params={"format": "xml"}, headers=tokens["admin"]),
                    422, "validation_error")
@@ -278,10 +306,11 @@ def cli_session(session, monkeypatch):
 
 
 def _arrange_cli(session, *, status):
-    cycle = make_cycle(session, status=status, nominations="after", approvals="after", award_slots=1)
-    k = make_criterion(session, cycle, weight="1")
+    cycle = make_cycle(session, status=status, nominations="after", approvals="after", award_slots=1,
+                       name="-Cli cycle")
+    k = make_criterion(session, cycle, name="Merit", weight="1")
     team = make_team(session, name="Blue")
-    winner = make_user(session, display_name="Win", email="win@example.org", team=team)
+    winner = make_user(session, display_name="+Win", email="win@example.org", team=team)
     other = make_user(session, display_name="Other")
     for nominee, value in ((winner, 5), (other, 2)):
         n = make_nomination(session, cycle, make_user(session), nominee, status="approved")
@@ -298,16 +327,17 @@ def test_cli_export_csv_to_a_file(cli_session, clock, tmp_path):
     result = CliRunner().invoke(cli.app, ["results", "export", str(cycle_id), "--format", "csv", "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
-    assert rows[0] == list(["rank", "nominee_id", "nominee_name", "nominee_email", "team_name", "score",
-                            "approved_nominations", "is_winner"])
-    assert rows[1] == ["1", str(winner.id), "Win", winner.email, team.name, "5.000000", "1", "true"]
-    assert rows[2][0] == "2" and rows[2][-1] == "false"
+    assert rows[0] == ["rank", "nominee_id", "nominee_name", "nominee_email", "team_name", "score",
+                       "approved_nominations", "is_winner", "Merit"]
+    assert rows[1] == ["1", str(winner.id), "'+Win", winner.email, team.name, "5.000000", "1", "true", "5.000000"]
+    assert rows[2][0] == "2" and rows[2][-2:] == ["false", "2.000000"]
     assert len(rows) == 3
 
     as_json = CliRunner().invoke(cli.app, ["results", "export", str(cycle_id), "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.stdout)
     assert body["cycle_id"] == str(cycle_id) and [i["rank"] for i in body["items"]] == [1, 2]
+    assert (body["cycle_name"], body["pending_nominations"], body["inputs_digest"]) == ("-Cli cycle", 0, None)
 
 
 def test_cli_export_of_an_unfinalized_cycle_fails_with_the_code(cli_session, tmp_path):

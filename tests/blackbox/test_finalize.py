@@ -150,6 +150,8 @@ def test_finalize_hand_computed_ranking(sc):
     body = sc.first.json()
     assert set(body) == RESULTS_KEYS
     assert body["cycle_id"] == sc.cycle["id"] and body["award_slots"] == 1
+    assert body["cycle_name"] == sc.cycle["name"]
+    assert body["pending_nominations"] == 1  # Vic's; Uma's is rejected, Wes's withdrawn
     parse_utc(body["finalized_at"])
     _check_items(sc, body["items"])
 
@@ -190,7 +192,7 @@ def test_results_csv(px, sc):
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].split(";")[0] == "text/csv"
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == CSV_COLUMNS
+    assert rows[0] == [*CSV_COLUMNS, "Impact", "Craft"]
     body = rows[1:]
     assert [(x[0], x[1], x[2], x[5], x[6]) for x in body] == [
         (str(rank), p.id, p.name, score, str(n)) for rank, p, score, n, _, _ in _expected(sc)

@@ -5,6 +5,8 @@ Arrangement goes straight to the tables (factories); a nomination counts
 when its status is `approved`, which the tests set themselves.
 """
 
+import csv
+import io
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -516,24 +518,47 @@ def test_csv_export_has_the_spec_columns_and_frozen_team(session, admin, clock):
     team = make_team(session, name="Platform, Core")
     later = make_team(session, name="Later")
     cycle = closed_cycle(session, award_slots=1)
-    k = make_criterion(session, cycle, weight="1")
+    k = make_criterion(session, cycle, name="Impact", weight="0.5000", position=1)
+    j = make_criterion(session, cycle, name="Craft", weight="0.5000", position=0)
     ada = make_user(session, display_name="Ada", email="ada@example.org", team=team)
     ben = make_user(session, display_name="Ben", email="ben@example.org")
-    make_rated_nomination(session, cycle, ada, [{k: 5}, {k: 4}])
-    make_rated_nomination(session, cycle, ben, [{k: 3}])
+    make_rated_nomination(session, cycle, ada, [{k: 5, j: 4}, {k: 4, j: 4}])  # Impact 4.5, Craft 4 -> 4.25
+    make_rated_nomination(session, cycle, ben, [{k: 3, j: 1}])  # Impact 3, Craft 1 -> 2
     ranking.finalize(session, admin, cycle.id, clock=clock)
     ada.team_id = later.id
     session.flush()
 
     text = "".join(ranking.export_csv(session, admin, cycle.id))
     assert text.split("\r\n") == [
-        "rank,nominee_id,nominee_name,nominee_email,team_name,score,approved_nominations,is_winner",
-        f'1,{ada.id},Ada,ada@example.org,"Platform, Core",4.500000,1,true',
-        f"2,{ben.id},Ben,ben@example.org,,3.000000,1,false",
+        "rank,nominee_id,nominee_name,nominee_email,team_name,score,approved_nominations,is_winner,Craft,Impact",
+        f'1,{ada.id},Ada,ada@example.org,"Platform, Core",4.250000,1,true,4.000000,4.500000',
+        f"2,{ben.id},Ben,ben@example.org,,2.000000,1,false,1.000000,3.000000",
         "",
     ]
     only_team = "".join(ranking.export_csv(session, None, cycle.id, team_id=team.id))
     assert only_team.count("\r\n") == 2 and "Ada" in only_team
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_export_prefixes_every_text_cell_that_starts_like_a_formula(session, admin, clock, lead):
+    """Names, emails, team names and criterion names (header cells) starting
+    with any of the six characters come out with a leading `'`; numbers and
+    ids never start with one, and text that merely contains one is left alone."""
+    cycle = closed_cycle(session)
+    k = make_criterion(session, cycle, name=f"{lead}SUM(A1:A9)", weight="1")
+    team = make_team(session, name=f"{lead}Team")
+    nominee = make_user(session, display_name=f"{lead}HYPERLINK(\"http://x\")", email=f"{lead}x@example.org",
+                        team=team)
+    plain = make_user(session, display_name="Ann=Lee", email="ann-lee@example.org")
+    make_rated_nomination(session, cycle, nominee, [{k: 5}])
+    make_rated_nomination(session, cycle, plain, [{k: 4}])
+    ranking.finalize(session, admin, cycle.id, clock=clock)
+
+    rows = list(csv.reader(io.StringIO("".join(ranking.export_csv(session, admin, cycle.id)), newline="")))
+    assert rows[0][-1] == f"'{lead}SUM(A1:A9)"
+    assert rows[1][2:5] == [f"'{lead}HYPERLINK(\"http://x\")", f"'{lead}x@example.org", f"'{lead}Team"]
+    assert rows[1][5:] == ["5.000000", "1", "true", "5.000000"]
+    assert rows[2][2:5] == ["Ann=Lee", "ann-lee@example.org", ""]
 
 
 def test_csv_export_streams_in_batches(session, admin, clock):

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +39,9 @@ def create_app(
         if owned is not None:
             owned.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc with their assets served by the app (from the
+    # fastapi-offline package): they work on a network without internet access.
+    app = FastAPIOffline(
         title="Plaudit",
         version="0.1.0",
         description="Award nomination cycles: nominations, approvals, weighted ranking, audit trail.",

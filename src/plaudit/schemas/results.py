@@ -6,6 +6,7 @@ weights with 4 (`"0.2500"`).
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -30,15 +31,22 @@ class ResultItem(Out):
     score: Decimal6
     approved_nominations: int
     is_winner: bool
+    spread: Decimal6 | None = None
+    tie_break: Literal["score", "approved_nominations", "name"] | None = None
     criteria: list[CriterionScore]
 
 
 class Results(BaseModel):
-    """A cycle's ranking, in ranking order. `finalized_at` is null for a preview."""
+    """A cycle's ranking, in ranking order. `finalized_at` is null for a preview;
+    `pending_nominations` counts the nominations still undecided (at
+    finalization they stay so: the cycle is read-only), which do not count."""
 
     cycle_id: uuid.UUID
+    cycle_name: str
     finalized_at: datetime | None
     award_slots: int
+    pending_nominations: int
+    inputs_digest: str | None = None
     items: list[ResultItem]
 
 

@@ -68,8 +68,8 @@ from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
 from plaudit.errors import ApprovalsOpen, CycleState, NotFinalized, NotFound
-from plaudit.models import Cycle, CycleResult, Team, User
-from plaudit.models.enums import CycleStatus, Role
+from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
+from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit
@@ -222,9 +222,7 @@ def preview(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock:
         raise CycleState(f"only a published cycle has a preview; this one is {cycle.status}")
     _ranking_memory(session)
     rows = session.execute(ranking_query(cycle.id)).all()
-    return Results(
-        cycle_id=cycle.id, finalized_at=None, award_slots=cycle.award_slots, items=[_item(r) for r in rows]
-    )
+    return _results(session, cycle, [_item(r) for r in rows])
 
 
 def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock: Clock) -> Results:
@@ -317,11 +315,25 @@ def stored_results(
         stmt = stmt.where(CycleResult.team_id == team_id)
     stmt = stmt.order_by(CycleResult.rank, CycleResult.nominee_name, CycleResult.nominee_id)
     rows = session.scalars(stmt).all()
+    return _results(session, cycle, [_item(r) for r in rows])
+
+
+def _results(session: Session, cycle: Cycle, items: list[ResultItem]) -> Results:
+    """`items` under the cycle's heading: its name, finalization time (null in
+    a preview), award slots and undecided nominations. A finalized cycle's
+    nominations are read-only, so counting them now counts them as they were."""
+    pending = session.scalar(
+        select(func.count()).where(
+            Nomination.cycle_id == cycle.id, Nomination.status == NominationStatus.pending.value
+        )
+    )
     return Results(
         cycle_id=cycle.id,
+        cycle_name=cycle.name,
         finalized_at=cycle.finalized_at,
         award_slots=cycle.award_slots,
-        items=[_item(r) for r in rows],
+        pending_nominations=pending,
+        items=items,
     )
 
 
@@ -348,6 +360,8 @@ def results_items_json(cycle_id: uuid.UUID, *, winners_only: bool = False, team_
             "score", cast(r.score, Text),
             "approved_nominations", r.approved_nominations,
             "is_winner", r.is_winner,
+            "spread", None,
+            "tie_break", None,
             "criteria", r.criteria,
         ).cast(Text)
     ).where(r.cycle_id == cycle_id)
@@ -364,9 +378,7 @@ def results_chunks(
 ) -> Iterator[str]:
     """A finalized cycle's `Results` as JSON text, streamed in chunks (the same
     document `stored_results(...).model_dump_json()` describes). No access checks."""
-    head = Results(
-        cycle_id=cycle.id, finalized_at=cycle.finalized_at, award_slots=cycle.award_slots, items=[]
-    ).model_dump_json()
+    head = _results(session, cycle, []).model_dump_json()
     yield head[: -len("[]}")] + "["
     stmt = results_items_json(cycle.id, winners_only=winners_only, team_id=team_id)
     separator = ""
@@ -450,12 +462,20 @@ def csv_chunks(
     """Stream a cycle's stored results as CSV (header first), no access checks.
 
     Columns: rank, nominee_id, nominee_name, nominee_email, team_name, score,
-    approved_nominations, is_winner (`true`/`false`). Decisions: `nominee_name`
-    is the name frozen at finalization; `team_name` is the name of the team
-    the nominee belonged to at finalization (`cycle_results.team_id`), as that
-    team is named now (empty when the nominee had no team); the email is the
-    user's (emails never change).
+    approved_nominations, is_winner (`true`/`false`), then one column per
+    criterion (display order), named after it, holding the nominee's mean.
+    Decisions: `nominee_name` is the name frozen at finalization; `team_name`
+    is the name of the team the nominee belonged to at finalization
+    (`cycle_results.team_id`), as that team is named now (empty when the
+    nominee had no team); the email is the user's (emails never change).
+    Every text cell, criterion names in the header included, is
+    `spreadsheet_safe`.
     """
+    criteria = session.execute(
+        select(Criterion.id, Criterion.name)
+        .where(Criterion.cycle_id == cycle_id)
+        .order_by(Criterion.position, Criterion.name, Criterion.id)
+    ).all()
     stmt = (
         select(
             CycleResult.rank,
@@ -466,6 +486,7 @@ def csv_chunks(
             CycleResult.score,
             CycleResult.approved_nominations,
             CycleResult.is_winner,
+            CycleResult.criteria,
         )
         .join(User, User.id == CycleResult.nominee_id)
         .outerjoin(Team, Team.id == CycleResult.team_id)
@@ -476,19 +497,32 @@ def csv_chunks(
         stmt = stmt.where(CycleResult.team_id == team_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(spreadsheet_safe(name) for _, name in criteria)])
     result = session.execute(stmt.execution_options(yield_per=batch))
     for partition in result.partitions():
-        for rank, nominee_id, name, email, team_name, score, approved, winner in partition:
+        for rank, nominee_id, name, email, team_name, score, approved, winner, breakdown in partition:
+            means = {c["criterion_id"]: c["mean"] for c in breakdown}
             writer.writerow(
-                [rank, nominee_id, name, email, team_name or "", f"{score:.6f}", approved,
-                 "true" if winner else "false"]
+                [rank, nominee_id, spreadsheet_safe(name), spreadsheet_safe(email), spreadsheet_safe(team_name or ""),
+                 f"{score:.6f}", approved, "true" if winner else "false",
+                 *(means.get(str(criterion_id), "") for criterion_id, _ in criteria)]
             )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+# A cell a spreadsheet would read as a formula (or, after a tab or carriage
+# return, as the start of one): `=HYPERLINK(...)`, `+1+1`, `-2+3`, `@SUM(...)`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text_: str) -> str:
+    """`text_` with a leading `'` when it starts like a formula (API.md; OWASP's
+    CSV injection advice), so a spreadsheet shows it as text and runs nothing."""
+    return "'" + text_ if text_.startswith(FORMULA_STARTS) else text_
 
 
 @dataclass(frozen=True)

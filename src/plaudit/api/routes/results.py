@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.common import Page
 from plaudit.schemas.results import Award, Results
@@ -21,7 +22,7 @@ router = APIRouter(tags=["results"], route_class=PlauditRoute)
 
 @router.post("/cycles/{cycle_id}/finalize", response_model=Results)
 def finalize_cycle(
-    cycle_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser, clock: ClockDep
+    cycle_id: uuid.UUID, request: Request, session: SessionDep, user: AdminUser, clock: ClockDep
 ) -> StreamingResponse:
     """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
     returns its stored results unchanged. The body is streamed from the stored
@@ -31,7 +32,7 @@ def finalize_cycle(
 
 
 @router.get("/cycles/{cycle_id}/preview", response_model=Results)
-def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser, clock: ClockDep) -> Results:
+def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: AdminUser, clock: ClockDep) -> Results:
     """The live ranking of a published cycle (admin); nothing is stored."""
     return ranking.preview(session, user, cycle_id, clock=clock)
 
@@ -47,11 +48,14 @@ def read_results(
     session: SessionDep,
     user: CurrentUser,
     team_id: Annotated[uuid.UUID | None, Query(description="Only nominees in this team at finalization.")] = None,
-    format: Annotated[Literal["json", "csv"], Query(description="`csv` is for admins.")] = "json",
+    format: Annotated[
+        Literal["json", "csv"] | None, Query(description="`csv` is for admins; default: the `Accept` header's choice.")
+    ] = None,
 ):
     """The results of a finalized cycle: the whole ranking for admins, the
-    winners for everyone else. `format=csv` (admin) streams `text/csv`."""
-    if format == "csv":
+    winners for everyone else. `format=csv` or `Accept: text/csv` (admin)
+    streams `text/csv`; an explicit `format` wins over the header."""
+    if (format or _accepted(request)) == "csv":
         cycle = ranking.require_export(session, user, cycle_id)
         return StreamingResponse(
             ranking.csv_stream(request.app.state.sessionmaker, cycle.id, team_id=team_id),
@@ -60,6 +64,13 @@ def read_results(
         )
     cycle, winners_only = ranking.readable_results(session, user, cycle_id)
     return _json_stream(request, cycle, winners_only=winners_only, team_id=team_id)
+
+
+def _accepted(request: Request) -> str:
+    """`csv` when the `Accept` header names `text/csv` (with any parameters),
+    else `json`."""
+    types = (part.split(";", 1)[0].strip().lower() for part in request.headers.get("accept", "").split(","))
+    return "csv" if "text/csv" in types else "json"
 
 
 def _json_stream(request: Request, cycle, **filters) -> StreamingResponse:
