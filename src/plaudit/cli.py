@@ -14,6 +14,7 @@ import typer
 from sqlalchemy import select
 
 from plaudit.clock import system_clock
+from plaudit.config import get_settings
 from plaudit.errors import DomainError, ImportInvalid, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
@@ -64,8 +65,6 @@ def where_data_lives(url: str) -> str:
     data folder, or DATABASE_URL."""
     from sqlalchemy import make_url
 
-    from plaudit.config import get_settings
-
     settings = get_settings()
     if not settings.database_url:
         return f"the embedded PostgreSQL in {settings.data_dir} (PLAUDIT_DATA_DIR)"
@@ -90,12 +89,15 @@ def serve(
     if _no_users():
         typer.echo("plaudit: the database has no users yet; run 'plaudit demo' to seed a demo organisation "
                    "(or 'plaudit users create' for a first admin)", err=True)
+    # Every worker signs and checks list cursors with the same key.
+    os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
     uvicorn.run(
         "plaudit.api.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        http="plaudit.api.serving:NoDelayH11Protocol",
         log_level="info",
     )
 
@@ -145,6 +147,31 @@ def users_create(
         fail(error)
 
 
+def sign_in_link(secret: str) -> str:
+    """The set-password page for a link's secret, on PLAUDIT_BASE_URL."""
+    from plaudit.config import get_settings
+
+    return f"{get_settings().base_url.rstrip('/')}/app/set-password/{secret}"
+
+
+@users_app.command("invite")
+def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Print a one-time link (valid 72 hours) with which the user sets a password."""
+    from plaudit.db.session import transaction
+    from plaudit.services.passwords import issue_link
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user with email {email}")
+            secret = issue_link(session, None, user, now=system_clock.now())
+    except DomainError as error:
+        fail(error)
+    typer.echo(sign_in_link(secret))
+
+
 @tokens_app.command("create")
 def tokens_create(
     email: Annotated[str, typer.Argument(help="The user's email.")],
@@ -179,7 +206,6 @@ def results_export(
     the output file is not created then. CSV rows are streamed, not buffered.
     """
     import sys
-    import uuid
 
     from plaudit.db.session import transaction
     from plaudit.errors import ValidationFailed
@@ -189,10 +215,7 @@ def results_export(
     try:
         if format not in ("csv", "json"):
             raise ValidationFailed(f"--format must be csv or json, not {format!r}")
-        try:
-            cid = uuid.UUID(cycle_id)
-        except ValueError:
-            raise NotFound(f"cycle {cycle_id} not found") from None
+        cid = _cycle_uuid(cycle_id)
         with transaction() as session:
             if format == "csv":
                 chunks = ranking.export_csv(session, None, cid)  # checks run here, before any output
@@ -209,6 +232,38 @@ def results_export(
                     target.flush()
     except DomainError as error:
         fail(error)
+
+
+@results_app.command("verify")
+def results_verify(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Recompute a finalized cycle's ranking and inputs digest from the stored
+    criteria and approvals and compare them with the stored results.
+
+    Prints `verified` and exits 0 when everything matches; otherwise prints
+    each difference (the first one first) and exits 1.
+    """
+    from plaudit.db.session import transaction
+    from plaudit.services.results_verify import verify_results
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            differences = verify_results(session, _cycle_uuid(cycle_id))
+    except DomainError as error:
+        fail(error)
+    if differences:
+        typer.echo("\n".join(f"differs: {d}" for d in differences))
+        raise typer.Exit(1)
+    typer.echo("verified")
+
+
+def _cycle_uuid(cycle_id: str):
+    import uuid
+
+    try:
+        return uuid.UUID(cycle_id)
+    except ValueError:
+        raise NotFound(f"cycle {cycle_id} not found") from None
 
 
 # --- plaudit demo -------------------------------------------------------------
@@ -238,6 +293,7 @@ def demo() -> None:
     Run again, it creates nothing and prints fresh tokens for the demo users.
     """
     from plaudit.db.session import transaction
+    from plaudit.services.passwords import issue_link
     from plaudit.services.tokens import create_token
 
     url = ensure_database()
@@ -250,13 +306,20 @@ def demo() -> None:
             else:
                 cycle_name = _seed_demo(session, now)
                 lines.append(f"Created the demo organisation and the published cycle {cycle_name!r}.")
-            lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
+            samples = []
             for email in DEMO_SAMPLES:
                 user = session.scalar(select(User).where(User.email == email))
                 if user is None:
                     raise NotFound(f"demo user {email} is missing")
+                samples.append(user)
+            lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
+            for user in samples:
                 secret = create_token(session, None, user, name="demo", now=now).secret
-                lines.append(f"  {user.role:<8} {email:<36} {secret}")
+                lines.append(f"  {user.role:<8} {user.email:<36} {secret}")
+            lines.append("Sign-in links for the web app (each works once, for 72 hours; open one, set a password):")
+            for user in samples:
+                link = sign_in_link(issue_link(session, None, user, now=now))
+                lines.append(f"  {user.role:<8} {user.email:<36} {link}")
     except DomainError as error:
         fail(error)
     typer.echo("\n".join(lines))  # only once committed: every printed token works

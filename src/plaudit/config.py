@@ -1,5 +1,6 @@
 """Settings from the environment, never from files in the repository."""
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +19,13 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("plaudit")),
         alias="PLAUDIT_DATA_DIR",
     )
+    # Where people reach the server; links (set-password) are built on it, and
+    # an https URL makes the web session cookie `Secure`.
+    base_url: str = Field(default="http://127.0.0.1:8000", alias="PLAUDIT_BASE_URL")
+    # Signs list cursors. Unset: a random key per process, which `plaudit
+    # serve` hands to its workers; set it to keep cursors valid across
+    # restarts and hosts.
+    secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32), alias="PLAUDIT_SECRET_KEY")
 
 
 @lru_cache
