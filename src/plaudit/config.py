@@ -19,6 +19,9 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("plaudit")),
         alias="PLAUDIT_DATA_DIR",
     )
+    # Where people reach the server; links (set-password) are built on it, and
+    # an https URL makes the web session cookie `Secure`.
+    base_url: str = Field(default="http://127.0.0.1:8000", alias="PLAUDIT_BASE_URL")
     # Signs list cursors. Unset: a random key per process, which `plaudit
     # serve` hands to its workers; set it to keep cursors valid across
     # restarts and hosts.

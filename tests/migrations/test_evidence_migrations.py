@@ -14,8 +14,7 @@ from tests.conftest import NOW
 from tests.factories import make_criterion, make_cycle, make_rated_nomination, make_user
 from tests.migrations.test_migrations import empty_db  # noqa: F401 - the fixture
 
-BEFORE_DIGEST = "03ec846b28f7"
-BEFORE_CHAIN = "5b1e7c0d9a21"
+BEFORE_DIGEST = "9d1891e4503f"  # the revision before the inputs digest
 
 
 def test_migrating_a_database_with_data_backfills_digests_and_seals_the_log(empty_db):  # noqa: F811

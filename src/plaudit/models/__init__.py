@@ -6,6 +6,7 @@ from plaudit.models.cycles import Criterion, Cycle
 from plaudit.models.nominations import Approval, ApprovalRating, Nomination
 from plaudit.models.people import ApiToken, Team, User
 from plaudit.models.results import CycleResult
+from plaudit.models.signin import Credential, PasswordLink, SignInFailure, WebSession
 
 __all__ = [
     "ApiToken",
@@ -15,10 +16,14 @@ __all__ = [
     "AuditSeal",
     "AuditVerification",
     "Base",
+    "Credential",
     "Criterion",
     "Cycle",
     "CycleResult",
     "Nomination",
+    "PasswordLink",
+    "SignInFailure",
     "Team",
     "User",
+    "WebSession",
 ]
