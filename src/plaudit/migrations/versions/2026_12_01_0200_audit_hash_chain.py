@@ -12,7 +12,7 @@ order. ALTER TABLE waits for every transaction that has written to
 audit_logs, so no such row can still be in flight when they are sealed.
 
 Revision ID: 9c4d2b7e6f10
-Revises: f354e3645910
+Revises: cbf64ff4a0fc
 Create Date: 2026-12-01 02:00:00
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '9c4d2b7e6f10'
-down_revision: str | None = 'f354e3645910'
+down_revision: str | None = 'cbf64ff4a0fc'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
