@@ -119,7 +119,7 @@ API_PATHS = {
     ("delete", "/criteria/{id}"), ("get", "/cycles/{id}/nominations"), ("post", "/cycles/{id}/nominations"),
     ("get", "/nominations/{id}"), ("patch", "/nominations/{id}"), ("post", "/nominations/{id}/withdraw"),
     ("put", "/nominations/{id}/approval"), ("get", "/nominations/{id}/approvals"), ("get", "/cycles/{id}/preview"),
-    ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
+    ("post", "/cycles/{id}/preview"), ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
     ("post", "/cycles/{id}/close-nominations"), ("post", "/cycles/{id}/close-approvals"),
     ("get", "/me/approvals"), ("get", "/me/nominations"), ("get", "/users/{id}/tokens"),
 }
