@@ -310,7 +310,7 @@ def run(
             finals.append(f)
             ranked = ranked_
             if not rows == lean_rows == what_if_rows == ranked_:
-                raise AssertionError(f"rows: SELECT {rows}, lean {lean_rows}, what-if {what_if_rows}, finalize {ranked_}")
+                raise AssertionError(f"rows: SELECT {rows}, lean {lean_rows}, what-if {what_if_rows}, final {ranked_}")
             log(f"copy {len(finals)}: SELECT {s1:.3f}/{s2:.3f} s, lean {l1:.3f}/{l2:.3f} s, "
                 f"what-if {w:.3f} s, finalize {f:.3f} s, {ranked_} ranked")
 
