@@ -18,6 +18,16 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("plaudit")),
         alias="PLAUDIT_DATA_DIR",
     )
+    # Notifications (README "Notifications"). The web app's public address, for links.
+    base_url: str = Field(default="http://127.0.0.1:8000", alias="PLAUDIT_BASE_URL")
+    # smtp://[user:pass@]host:port or smtps://...; unset: notifications stay in-app.
+    smtp_url: str | None = Field(default=None, alias="PLAUDIT_SMTP_URL")
+    mail_from: str = Field(default="plaudit@localhost", alias="PLAUDIT_MAIL_FROM")
+    # Worker tuning; the tests shorten these.
+    mail_retry_seconds: float = Field(default=30.0, gt=0, alias="PLAUDIT_MAIL_RETRY_SECONDS")
+    mail_batch: int = Field(default=20, ge=1, alias="PLAUDIT_MAIL_BATCH")
+    worker_poll_seconds: float = Field(default=5.0, gt=0, alias="PLAUDIT_WORKER_POLL_SECONDS")
+    worker_stalled_seconds: float = Field(default=30.0, gt=0, alias="PLAUDIT_WORKER_STALLED_SECONDS")
 
 
 @lru_cache

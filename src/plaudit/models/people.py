@@ -41,6 +41,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     role: Mapped[str] = mapped_column(String(20))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # Whether notifications are also mailed (GET/PATCH /me/preferences).
+    email_notifications: Mapped[bool] = mapped_column(default=True, server_default="true")
 
 
 class ApiToken(UUIDPrimaryKey, CreatedAt, Base):

@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BindParameter,
+    Boolean,
     ColumnElement,
     DateTime,
     Integer,
@@ -82,7 +83,7 @@ from plaudit.errors import (
 from plaudit.models import Approval, Cycle, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, asc, keyset_page
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
@@ -286,11 +287,17 @@ def _insert(source: Select[Any]) -> CTE:
 
 def _with_audit(new_nomination: CTE, query: Select[Any]) -> DriverStatement:
     """`query`, with the new nomination's stamps (NULL when nothing was
-    inserted), its audit row written by the same statement."""
+    inserted), its audit row and its notifications (with their mail job)
+    written by the same statement."""
+    notified, jobs = notifications.outbox_ctes(
+        notifications.nomination_created_rows(new_nomination), bindparam("mail", type_=Boolean)
+    )
     return DriverStatement.of(
-        query.add_columns(new_nomination.c.created_at, new_nomination.c.updated_at).add_cte(
-            audit.creation_cte(new_nomination)
+        query.add_columns(
+            new_nomination.c.created_at, new_nomination.c.updated_at, *notifications.written(notified, jobs)
         )
+        .add_cte(audit.creation_cte(new_nomination))
+        .add_cte(notified)
     )
 
 
@@ -375,6 +382,8 @@ def create_nomination(
         "role": actor.role,
         "now": clock.now(),
         "lock_key": _lock_key(cycle_id, actor.id),
+        "actor_name": actor.display_name,
+        "mail": notifications.mail_enabled(),
     }
     driver = driver_of(session)
     row = _CHECK_AND_CREATE.execute(driver, params).fetchone()

@@ -72,7 +72,7 @@ from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle
 from plaudit.services.users import require_admin
 
@@ -245,7 +245,8 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
     now), sets the cycle `finalized` with `finalized_at = clock.now()`, and
     writes one `cycle.finalize` audit row (status and finalized_at before and
-    after, plus `ranked` and `winners` counts). Returns the finalized cycle;
+    after, plus `ranked` and `winners` counts), and tells the winners and their
+    managers (`notifications.cycle_finalized`). Returns the finalized cycle;
     its results are read back from `cycle_results` by the caller, so the first
     call and every repeat get the same body. Python holds no per-nominee state:
     memory is flat in the cycle's size.
@@ -300,6 +301,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         fields=("status", "finalized_at"),
         extra={"ranked": ranked, "winners": winners},
     )
+    notifications.cycle_finalized(session, cycle)
     return cycle
 
 
