@@ -33,6 +33,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("char_length(display_name) BETWEEN 1 AND 200", name="display_name_length"),
         CheckConstraint(sql_in("role", Role), name="role"),
         Index("ix_users_display_name_id", "display_name", "id"),
+        # The active admins, told of a nomination that has no manager to decide it
+        # (on the create-nomination path: that must not scan every user).
+        Index("ix_users_active_admins", "id", postgresql_where=text("role = 'admin' AND is_active")),
     )
 
     # Stored lower-case (CHECK), so the plain unique constraint is case-insensitive.

@@ -226,8 +226,11 @@ def nomination_created_rows(new_nomination: CTE) -> Select[Any]:
         )
         .cte("nominee_manager")
     )
+    # 'admin' inline, not bound, so the prepared statement's generic plan can use ix_users_active_admins.
     admins = select(admin.c.id, admin.c.email_notifications).where(
-        admin.c.role == Role.admin.value, unconflicted(admin), not_(exists(select(managers.c.id)))
+        admin.c.role == literal_column(f"'{Role.admin.value}'"),
+        unconflicted(admin),
+        not_(exists(select(managers.c.id))),
     )
     recipients = union_all(select(managers.c.id, managers.c.email_notifications), admins).subquery("approver")
     cycles = Cycle.__table__

@@ -51,6 +51,7 @@ def _run_script(sql: str) -> None:
 
 def upgrade() -> None:
     op.add_column('users', sa.Column('email_notifications', sa.Boolean(), server_default='true', nullable=False))
+    op.create_index('ix_users_active_admins', 'users', ['id'], unique=False, postgresql_where=sa.text("role = 'admin' AND is_active"))
     op.create_table('notifications',
     sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('recipient_id', sa.Uuid(), nullable=False),
@@ -83,4 +84,5 @@ def downgrade() -> None:
     op.drop_index('ix_notifications_recipient_created', table_name='notifications')
     op.drop_index('ix_notifications_email_status_created', table_name='notifications')
     op.drop_table('notifications')
+    op.drop_index('ix_users_active_admins', table_name='users', postgresql_where=sa.text("role = 'admin' AND is_active"))
     op.drop_column('users', 'email_notifications')
