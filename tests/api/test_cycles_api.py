@@ -15,8 +15,8 @@ D = timedelta(days=1)
 CYCLE_KEYS = {
     "id", "name", "description", "status", "nomination_opens_at", "nomination_closes_at", "approval_opens_at",
     "approval_closes_at", "rating_min", "rating_max", "required_approvals", "max_nominations_per_nominator",
-    "award_slots", "nominator_roles", "nominations_open", "approvals_open", "created_at", "updated_at",
-    "published_at", "finalized_at", "archived_at",
+    "award_slots", "nominator_roles", "winner_cooldown_cycles", "score_normalization", "nominations_open",
+    "approvals_open", "created_at", "updated_at", "published_at", "finalized_at", "archived_at",
 }
 CRITERION_KEYS = {"id", "cycle_id", "name", "description", "weight", "position"}
 
@@ -70,6 +70,7 @@ def test_post_cycles_creates_a_draft_with_defaults(client, session, admin):
     assert (data["rating_min"], data["rating_max"], data["required_approvals"], data["award_slots"]) == (1, 5, 1, 3)
     assert data["max_nominations_per_nominator"] is None
     assert data["nominator_roles"] == ["employee", "team_lead", "manager", "admin"]
+    assert (data["winner_cooldown_cycles"], data["score_normalization"]) == (0, "none")
     assert data["nominations_open"] is False and data["approvals_open"] is False
     assert data["published_at"] is None and data["finalized_at"] is None and data["archived_at"] is None
     (row,) = audit_rows(session)
@@ -117,6 +118,19 @@ def test_no_token_is_unauthenticated(client):
     assert_problem(client.post("/cycles", json=body()), 401, "unauthenticated")
 
 
+def test_cool_down_and_normalization_are_set_in_drafts_only(client, session, admin):
+    created = client.post("/cycles", json=body(winner_cooldown_cycles=2, score_normalization="zscore"), headers=admin)
+    assert created.status_code == 201, created.text
+    assert (created.json()["winner_cooldown_cycles"], created.json()["score_normalization"]) == (2, "zscore")
+    cycle_id = created.json()["id"]
+    changed = client.patch(f"/cycles/{cycle_id}", json={"winner_cooldown_cycles": 0, "score_normalization": "none"},
+                           headers=admin)
+    assert (changed.json()["winner_cooldown_cycles"], changed.json()["score_normalization"]) == (0, "none")
+    published = make_cycle(session, status="published")
+    for field in ({"winner_cooldown_cycles": 1}, {"score_normalization": "zscore"}):
+        assert_problem(client.patch(f"/cycles/{published.id}", json=field, headers=admin), 409, "cycle_state")
+
+
 def test_duplicate_cycle_name_is_409(client, session, admin):
     assert client.post("/cycles", json=body(name="Awards"), headers=admin).status_code == 201
     assert_problem(client.post("/cycles", json=body(name="AWARDS"), headers=admin), 409, "duplicate_name")
@@ -127,7 +141,9 @@ def test_duplicate_cycle_name_is_409(client, session, admin):
                                    {"nominator_roles": ["boss"]}, {"name": ""}, {"required_approvals": 11},
                                    {"max_nominations_per_nominator": 10**12}, {"name": "nul\u0000"},
                                    {"rating_min": True}, {"award_slots": "3"}, {"rating_max": 7.5},
-                                   {"nomination_opens_at": "0001-01-01T00:00:00+01:00"}])
+                                   {"nomination_opens_at": "0001-01-01T00:00:00+01:00"},
+                                   {"winner_cooldown_cycles": 11}, {"winner_cooldown_cycles": "1"},
+                                   {"score_normalization": "minmax"}, {"score_normalization": None}])
 def test_out_of_range_fields_are_validation_errors(client, session, admin, field):
     assert_problem(client.post("/cycles", json=body(**field), headers=admin), 422, "validation_error")
     assert audit_rows(session) == []
@@ -312,9 +328,10 @@ def test_publish_twice_is_cycle_state(client, session, admin):
     assert len(audit_rows(session)) == 1
 
 
-def test_employee_publishing_is_forbidden(client, session, employee):
+def test_employee_publishing_a_draft_is_not_found(client, session, employee):
+    """Drafts are invisible to employees, and visibility comes before the who column (API.md, Precedence)."""
     cycle = draft_with(session, "1")
-    assert_problem(client.post(f"/cycles/{cycle.id}/publish", headers=employee), 403, "forbidden")
+    assert_problem(client.post(f"/cycles/{cycle.id}/publish", headers=employee), 404, "not_found")
 
 
 # --- archive -----------------------------------------------------------------

@@ -28,7 +28,8 @@ TOKEN_KEYS = {"id", "user_id", "name", "created_at", "expires_at", "revoked_at"}
 CYCLE_KEYS = {
     "id", "name", "description", "status", "nomination_opens_at", "nomination_closes_at",
     "approval_opens_at", "approval_closes_at", "rating_min", "rating_max", "required_approvals",
-    "max_nominations_per_nominator", "award_slots", "nominator_roles", "nominations_open",
+    "max_nominations_per_nominator", "award_slots", "nominator_roles", "winner_cooldown_cycles",
+    "score_normalization", "nominations_open",
     "approvals_open", "created_at", "updated_at", "published_at", "finalized_at", "archived_at",
 }
 CRITERION_KEYS = {"id", "cycle_id", "name", "description", "weight", "position"}

@@ -107,12 +107,16 @@ def test_cycle_body_is_strict_about_server_owned_fields(px):
 
 def test_only_admins_create_or_change_cycles(px):
     emp = px.user()
-    c = px.cycle()
+    c, _ = px.published()
     assert_problem(emp.api.post("/cycles", json={"name": f"Cycle {uniq()}", **windows()}), 403, "forbidden")
+    assert_problem(emp.api.post("/cycles", json={"name": 5}), 403, "forbidden")  # precedence: 403 before 422
     assert_problem(emp.api.patch(f"/cycles/{c['id']}", json={"description": "x"}), 403, "forbidden")
     assert_problem(emp.api.post(f"/cycles/{c['id']}/publish"), 403, "forbidden")
     assert_problem(emp.api.delete(f"/cycles/{c['id']}"), 403, "forbidden")
     assert_problem(emp.api.post(f"/cycles/{c['id']}/criteria", json={"name": "A", "weight": 1}), 403, "forbidden")
+    draft = px.cycle()  # invisible to them: 404 comes before 403 (API.md, Precedence)
+    assert_problem(emp.api.patch(f"/cycles/{draft['id']}", json={"description": "x"}), 404, "not_found")
+    assert_problem(emp.api.post(f"/cycles/{draft['id']}/publish"), 404, "not_found")
 
 
 def test_drafts_are_404_for_non_admins(px):

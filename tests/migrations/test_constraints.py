@@ -169,6 +169,10 @@ CASES: list[tuple[str, str, Violation]] = [
     ("ck_cycles_max_nominations", "max-nominations-0", lambda s, w: _cycle(s, w, max_nominations_per_nominator=0)),
     ("ck_cycles_award_slots", "award-slots-0", lambda s, w: _cycle(s, w, award_slots=0)),
     ("ck_cycles_award_slots", "award-slots-1001", lambda s, w: _cycle(s, w, award_slots=1001)),
+    ("ck_cycles_winner_cooldown_cycles", "cooldown-negative", lambda s, w: _cycle(s, w, winner_cooldown_cycles=-1)),
+    ("ck_cycles_winner_cooldown_cycles", "cooldown-11", lambda s, w: _cycle(s, w, winner_cooldown_cycles=11)),
+    ("ck_cycles_score_normalization", "normalization-unknown",
+     lambda s, w: _cycle(s, w, score_normalization="minmax")),
     ("ck_cycles_nominator_roles", "nominator-roles-empty", lambda s, w: _cycle(s, w, nominator_roles=[])),
     ("ck_cycles_nominator_roles", "nominator-roles-unknown",
      lambda s, w: _cycle(s, w, nominator_roles=["employee", "ceo"])),
@@ -233,6 +237,8 @@ CASES: list[tuple[str, str, Violation]] = [
     ("ck_notifications_attempts_non_negative", "attempts-negative", lambda s, w: _notification(s, w, attempts=-1)),
     ("uq_notifications_event_recipient", "second-notification-of-the-event",
      lambda s, w: (_notification(s, w), _notification(s, w))),
+    ("ck_cycle_results_spread_non_negative", "spread-negative", lambda s, w: _result(s, w, spread=-1)),
+    ("ck_cycle_results_tie_break", "tie-break-unknown", lambda s, w: _result(s, w, tie_break="coin")),
 ]
 
 
@@ -281,8 +287,9 @@ def test_criterion_names_are_unique_per_cycle_only(session: Session, world: Worl
 def test_boundary_values_are_accepted(session: Session, world: World):
     make_cycle(session, status="draft", rating_min=0, rating_max=100, required_approvals=10,
                max_nominations_per_nominator=1, award_slots=1000, nominator_roles=["admin"],
-               **_windows(0, 5, 0, 5))
-    make_cycle(session, status="draft", rating_min=0, rating_max=1, required_approvals=1, award_slots=1)
+               winner_cooldown_cycles=10, score_normalization="zscore", **_windows(0, 5, 0, 5))
+    make_cycle(session, status="draft", rating_min=0, rating_max=1, required_approvals=1, award_slots=1,
+               winner_cooldown_cycles=0, score_normalization="none")
     make_criterion(session, world.cycle, weight="1")
     make_criterion(session, world.cycle, weight="0.0001")
     make_nomination(session, world.cycle, world.bob, world.alice, justification="  " + "x" * 10 + "  ")

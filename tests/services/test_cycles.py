@@ -52,6 +52,7 @@ def test_admin_creates_a_draft_with_the_domain_defaults(session, admin):
     assert (cycle.description, cycle.rating_min, cycle.rating_max) == ("", 1, 5)
     assert (cycle.required_approvals, cycle.max_nominations_per_nominator, cycle.award_slots) == (1, None, 3)
     assert cycle.nominator_roles == ["employee", "team_lead", "manager", "admin"]
+    assert (cycle.winner_cooldown_cycles, cycle.score_normalization) == (0, "none")
     assert cycle.published_at is None and cycle.created_by == admin.id
     (row,) = audit_rows(session, entity_id=cycle.id)
     assert (row.action, row.entity_type, row.actor_id) == ("cycle.create", "cycle", admin.id)
@@ -72,8 +73,10 @@ def test_create_cycle_stores_window_bounds_in_utc(session, admin):
 def test_create_cycle_accepts_every_field(session, admin):
     cycle = svc.create_cycle(
         session, admin, name="Full", description="d", rating_min=0, rating_max=10, required_approvals=2,
-        max_nominations_per_nominator=4, award_slots=7, nominator_roles=["admin", "team_lead", "admin"], **windows(),
+        max_nominations_per_nominator=4, award_slots=7, nominator_roles=["admin", "team_lead", "admin"],
+        winner_cooldown_cycles=10, score_normalization="zscore", **windows(),
     )
+    assert (cycle.winner_cooldown_cycles, cycle.score_normalization) == (10, "zscore")
     assert (cycle.rating_min, cycle.rating_max, cycle.required_approvals) == (0, 10, 2)
     assert (cycle.max_nominations_per_nominator, cycle.award_slots) == (4, 7)
     assert cycle.nominator_roles == ["team_lead", "admin"]  # canonical order, no duplicates
@@ -147,6 +150,11 @@ def test_duplicate_name_race_is_translated_from_the_unique_index(session, admin,
         (dict(award_slots=1001), "award_slots"),
         (dict(nominator_roles=[]), "nominator_roles"),
         (dict(nominator_roles=["boss"]), "nominator_roles"),
+        (dict(winner_cooldown_cycles=-1), "winner_cooldown_cycles"),
+        (dict(winner_cooldown_cycles=11), "winner_cooldown_cycles"),
+        (dict(winner_cooldown_cycles=True), "winner_cooldown_cycles"),
+        (dict(score_normalization="minmax"), "score_normalization"),
+        (dict(score_normalization=None), "score_normalization"),
     ],
 )
 def test_malformed_cycle_fields_are_validation_errors(session, admin, fields, loc):
@@ -185,6 +193,7 @@ def test_draft_allows_changing_every_field(session, admin):
     changes = dict(
         name="Renamed", description="new", rating_min=2, rating_max=9, required_approvals=3,
         max_nominations_per_nominator=2, award_slots=10, nominator_roles=["manager"],
+        winner_cooldown_cycles=2, score_normalization="zscore",
         **windows(nomination_opens_at=NOW + 2 * D, approval_opens_at=NOW + 3 * D),
     )
     differing = {field for field, value in changes.items() if getattr(cycle, field) != value}
@@ -253,6 +262,8 @@ def test_published_cycle_allows_the_editable_fields(session, admin, changes):
         {"required_approvals": 2},
         {"max_nominations_per_nominator": 3},
         {"description": "ok", "required_approvals": 2},
+        {"winner_cooldown_cycles": 1},
+        {"score_normalization": "zscore"},
     ],
 )
 def test_published_cycle_refuses_other_fields_as_cycle_state(session, admin, changes):

@@ -66,11 +66,13 @@ async def get_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
+def bearer_token(request: Request) -> str | None:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else None
+
+
 def get_current_user(request: Request, session: SessionDep, clock: ClockDep) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    token = secret.strip() if scheme.lower() == "bearer" else None
-    return authenticate(session, token, now=clock.now())
+    return authenticate(session, bearer_token(request), now=clock.now())
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,6 +1,7 @@
 """The route class every router uses: exact JSON decimals, and each sync
 endpoint run on the thread pool in one trip, together with the end of its
-transaction.
+transaction; and a request that fails validation answered in precedence order
+(`plaudit.api.precedence`).
 
 Starlette parses JSON numbers with fractions as binary floats, so a weight
 sent as the number 0.50000000000000000001 would reach validation as 0.5 and
@@ -25,8 +26,12 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plaudit.api.precedence import precede, route_who
 
 
 class DecimalJSONRequest(Request):
@@ -68,8 +73,14 @@ class PlauditRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        who = route_who(self.dependant)
 
         async def exact_json_handler(request: Request) -> Response:
-            return await handler(DecimalJSONRequest(request.scope, request.receive))
+            try:
+                return await handler(DecimalJSONRequest(request.scope, request.receive))
+            except (RequestValidationError, StarletteHTTPException):
+                # The request did not validate: 401, 404 and 403 come first (`precede`).
+                await run_in_threadpool(precede, request, who)
+                raise
 
         return exact_json_handler

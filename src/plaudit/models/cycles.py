@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     text,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plaudit.db.base import Base, Timestamps, UUIDPrimaryKey
-from plaudit.models.enums import CycleStatus, Role, sql_in
+from plaudit.models.enums import CycleStatus, Role, ScoreNormalization, sql_in
 
 ALL_ROLES_SQL = "ARRAY[" + ", ".join(repr(r.value) for r in Role) + "]::text[]"
 
@@ -43,6 +44,8 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
             name="max_nominations",
         ),
         CheckConstraint("award_slots BETWEEN 1 AND 1000", name="award_slots"),
+        CheckConstraint("winner_cooldown_cycles BETWEEN 0 AND 10", name="winner_cooldown_cycles"),
+        CheckConstraint(sql_in("score_normalization", ScoreNormalization), name="score_normalization"),
         CheckConstraint(
             f"cardinality(nominator_roles) >= 1 AND nominator_roles <@ {ALL_ROLES_SQL}",
             name="nominator_roles",
@@ -55,6 +58,10 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("(status = 'archived') = (archived_at IS NOT NULL)", name="archived_at"),
         Index("uq_cycles_lower_name", text("lower(name)"), unique=True),
         Index("ix_cycles_created_at_id", "created_at", "id"),
+        # Eligibility reads the most recently finalized cycles.
+        Index(
+            "ix_cycles_finalized_at_id", "finalized_at", "id", postgresql_where=text("finalized_at IS NOT NULL")
+        ),
     )
 
     name: Mapped[str] = mapped_column(Text)
@@ -73,6 +80,10 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
     award_slots: Mapped[int] = mapped_column(default=3, server_default="3")
     nominator_roles: Mapped[list[str]] = mapped_column(
         ARRAY(Text), default=lambda: [r.value for r in Role], server_default=text(ALL_ROLES_SQL)
+    )
+    winner_cooldown_cycles: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    score_normalization: Mapped[str] = mapped_column(
+        String(20), default=ScoreNormalization.none, server_default=ScoreNormalization.none.value
     )
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None]

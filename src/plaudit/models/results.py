@@ -9,18 +9,22 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plaudit.db.base import Base, CreatedAt, UUIDPrimaryKey
+from plaudit.models.enums import TieBreak, sql_in
 
 
 class CycleResult(UUIDPrimaryKey, CreatedAt, Base):
     """A nominee's standing at finalization, frozen: their name and team as they
     were, and a per-criterion breakdown `[{criterion_id, name, weight, mean}]`
-    (weight and mean as fixed-point strings) in criterion display order."""
+    (weight and mean as fixed-point strings) in criterion display order, the
+    spread of their approval scores and what put them below the row before."""
 
     __tablename__ = "cycle_results"
     __table_args__ = (
         CheckConstraint("rank >= 1", name="rank_positive"),
         CheckConstraint("approved_nominations >= 1", name="approved_nominations_positive"),
         CheckConstraint("jsonb_typeof(criteria) = 'array'", name="criteria_array"),
+        CheckConstraint("spread >= 0", name="spread_non_negative"),
+        CheckConstraint(sql_in("tie_break", TieBreak), name="tie_break"),
         Index("uq_cycle_results_cycle_id_nominee_id", "cycle_id", "nominee_id", unique=True),
         Index("ix_cycle_results_cycle_id_rank", "cycle_id", "rank", "nominee_name", "nominee_id"),
         Index("ix_cycle_results_nominee_id", "nominee_id"),
@@ -35,3 +39,6 @@ class CycleResult(UUIDPrimaryKey, CreatedAt, Base):
     approved_nominations: Mapped[int]
     is_winner: Mapped[bool]
     criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Null on rows finalized before they were computed; tie_break also on the first row.
+    spread: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    tie_break: Mapped[str | None] = mapped_column(Text)

@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from plaudit.models import Criterion, Cycle
-from plaudit.models.enums import CycleStatus, Role
+from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.schemas.common import InputTime, Out, StrictBody, Weight4
 from plaudit.services.cycles import approvals_open, nominations_open
 
@@ -34,6 +34,7 @@ RequiredApprovals = Annotated[int, Field(strict=True, ge=1, le=10)]
 MaxNominations = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 AwardSlots = Annotated[int, Field(strict=True, ge=1, le=1000)]
 NominatorRoles = Annotated[list[Role], Field(min_length=1, max_length=20)]
+WinnerCooldown = Annotated[int, Field(strict=True, ge=0, le=10)]
 
 CriterionName = Annotated[str, Field(min_length=1, max_length=100)]
 CriterionDescription = Annotated[str, Field(max_length=2000)]
@@ -62,6 +63,8 @@ class CycleCreate(StrictBody):
     max_nominations_per_nominator: MaxNominations | None = None
     award_slots: AwardSlots = 3
     nominator_roles: NominatorRoles = Field(default_factory=_all_roles)
+    winner_cooldown_cycles: WinnerCooldown = 0
+    score_normalization: ScoreNormalization = ScoreNormalization.none
 
 
 class CycleUpdate(StrictBody):
@@ -79,6 +82,8 @@ class CycleUpdate(StrictBody):
     max_nominations_per_nominator: MaxNominations | None = None
     award_slots: AwardSlots = None  # type: ignore[assignment]
     nominator_roles: NominatorRoles = None  # type: ignore[assignment]
+    winner_cooldown_cycles: WinnerCooldown = None  # type: ignore[assignment]
+    score_normalization: ScoreNormalization = None  # type: ignore[assignment]
 
     def changes(self) -> dict:
         """Only the fields the client sent."""
@@ -100,6 +105,8 @@ class CycleOut(Out):
     max_nominations_per_nominator: int | None
     award_slots: int
     nominator_roles: list[Role]
+    winner_cooldown_cycles: int
+    score_normalization: ScoreNormalization
     nominations_open: bool
     approvals_open: bool
     created_at: UtcDatetime

@@ -38,7 +38,7 @@ from plaudit.errors import CycleState, DuplicateName, NotFound, WeightsInvalid
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus
 from plaudit.services import audit
-from plaudit.services.cycles import ONE, format_weight, get_cycle
+from plaudit.services.cycles import ONE, can_see, format_weight, get_cycle
 from plaudit.services.users import require_admin
 from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
 
@@ -120,6 +120,15 @@ def list_criteria(session: Session, actor: User | None, cycle_id: uuid.UUID) -> 
     """The criteria of a cycle the actor can see (`not_found` otherwise); not paged."""
     get_cycle(session, actor, cycle_id)
     return ordered_criteria(session, cycle_id)
+
+
+def get_criterion(session: Session, actor: User | None, criterion_id: uuid.UUID) -> Criterion:
+    """The criterion if `actor` may see its cycle, else `not_found` (which
+    names the criterion only, not its cycle). Reads only."""
+    criterion = session.get(Criterion, criterion_id)
+    if criterion is None or not can_see(actor, session.get_one(Cycle, criterion.cycle_id)):
+        raise NotFound(f"criterion {criterion_id} not found")
+    return criterion
 
 
 def criteria_snapshot(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:

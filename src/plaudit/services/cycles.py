@@ -60,7 +60,7 @@ from plaudit.errors import (
     WindowClosed,
 )
 from plaudit.models import Criterion, Cycle, User
-from plaudit.models.enums import CycleStatus, Role
+from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
 from plaudit.services import audit, notifications
 from plaudit.services.users import require_admin
@@ -80,6 +80,8 @@ SETTABLE_FIELDS = (
     "max_nominations_per_nominator",
     "award_slots",
     "nominator_roles",
+    "winner_cooldown_cycles",
+    "score_normalization",
 )
 # What a cycle audit row records (everything but ids and bookkeeping times).
 CYCLE_FIELDS = (*SETTABLE_FIELDS, "status", "published_at", "finalized_at", "archived_at")
@@ -201,6 +203,13 @@ def _clean_field(field: str, value: Any) -> Any:
         return _int(value, field, 1, 1000)
     if field == "nominator_roles":
         return _roles(value)
+    if field == "winner_cooldown_cycles":
+        return _int(value, field, 0, 10)
+    if field == "score_normalization":
+        try:
+            return ScoreNormalization(value).value
+        except ValueError:
+            raise field_error(field, f"must be one of {', '.join(ScoreNormalization)}") from None
     raise field_error(field, "is not a field that can be set")
 
 
@@ -266,6 +275,8 @@ def create_cycle(
     max_nominations_per_nominator: int | None = None,
     award_slots: int = 3,
     nominator_roles: list[str] | None = None,
+    winner_cooldown_cycles: int = 0,
+    score_normalization: str = ScoreNormalization.none,
 ) -> Cycle:
     """Create a draft cycle (admin). Defaults per DOMAIN.md; `nominator_roles`
     defaults to all four roles.
@@ -287,6 +298,8 @@ def create_cycle(
         max_nominations_per_nominator=max_nominations_per_nominator,
         award_slots=award_slots,
         nominator_roles=[r.value for r in Role] if nominator_roles is None else nominator_roles,
+        winner_cooldown_cycles=winner_cooldown_cycles,
+        score_normalization=score_normalization,
     )
     values = {field: _clean_field(field, value) for field, value in given.items()}
     _check_rating_scale(values)

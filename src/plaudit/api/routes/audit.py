@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from plaudit.api.deps import CurrentUser, PageDep, SessionDep
+from plaudit.api.deps import PageDep, SessionDep
+from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.audit import AuditEntry
 from plaudit.schemas.common import InputTime, Page, page_of
@@ -17,7 +18,7 @@ router = APIRouter(route_class=PlauditRoute)
 @router.get("/audit-logs", tags=["audit"])
 def list_audit_logs(
     session: SessionDep,
-    actor: CurrentUser,
+    actor: AdminUser,
     page: PageDep,
     entity_type: Annotated[str | None, Query(max_length=50, examples=["cycle"])] = None,
     entity_id: uuid.UUID | None = None,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import CycleStatus
 from plaudit.schemas.common import Items, Page
@@ -46,7 +47,7 @@ def list_cycles(
 
 
 @router.post("/cycles", status_code=status.HTTP_201_CREATED, response_model=CycleOut)
-def create_cycle(body: CycleCreate, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def create_cycle(body: CycleCreate, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Create a draft cycle (admin)."""
     cycle = cycle_service.create_cycle(session, user, **body.model_dump())
     return CycleOut.build(cycle, clock.now())
@@ -60,7 +61,7 @@ def get_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: C
 
 @router.patch("/cycles/{cycle_id}", response_model=CycleOut)
 def update_cycle(
-    cycle_id: uuid.UUID, body: CycleUpdate, session: SessionDep, clock: ClockDep, user: CurrentUser
+    cycle_id: uuid.UUID, body: CycleUpdate, session: SessionDep, clock: ClockDep, user: AdminUser
 ) -> CycleOut:
     """Change the fields the cycle's status allows (admin)."""
     cycle = cycle_service.update_cycle(session, user, cycle_id, body.changes())
@@ -68,35 +69,35 @@ def update_cycle(
 
 
 @router.delete("/cycles/{cycle_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Response:
+def delete_cycle(cycle_id: uuid.UUID, session: SessionDep, user: AdminUser) -> Response:
     """Delete a draft cycle and its criteria (admin)."""
     cycle_service.delete_cycle(session, user, cycle_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/cycles/{cycle_id}/publish", response_model=CycleOut)
-def publish_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def publish_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Publish a draft whose criteria weights sum to exactly 1 (admin)."""
     now = clock.now()
     return CycleOut.build(cycle_service.publish_cycle(session, user, cycle_id, now=now), now)
 
 
 @router.post("/cycles/{cycle_id}/archive", response_model=CycleOut)
-def archive_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def archive_cycle(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Archive a finalized cycle (admin); archiving again changes nothing."""
     now = clock.now()
     return CycleOut.build(cycle_service.archive_cycle(session, user, cycle_id, now=now), now)
 
 
 @router.post("/cycles/{cycle_id}/close-nominations", response_model=CycleOut)
-def close_nominations(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def close_nominations(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Close the nomination window now (admin; published cycle, window open)."""
     now = clock.now()
     return CycleOut.build(cycle_service.close_nominations(session, user, cycle_id, now=now), now)
 
 
 @router.post("/cycles/{cycle_id}/close-approvals", response_model=CycleOut)
-def close_approvals(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: CurrentUser) -> CycleOut:
+def close_approvals(cycle_id: uuid.UUID, session: SessionDep, clock: ClockDep, user: AdminUser) -> CycleOut:
     """Close the approval window, and the nomination window with it, now (admin); finalize may follow at once."""
     now = clock.now()
     return CycleOut.build(cycle_service.close_approvals(session, user, cycle_id, now=now), now)
@@ -110,7 +111,7 @@ def list_criteria(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser) -
 
 
 @router.post("/cycles/{cycle_id}/criteria", status_code=status.HTTP_201_CREATED, response_model=CriterionOut)
-def add_criterion(cycle_id: uuid.UUID, body: CriterionCreate, session: SessionDep, user: CurrentUser) -> CriterionOut:
+def add_criterion(cycle_id: uuid.UUID, body: CriterionCreate, session: SessionDep, user: AdminUser) -> CriterionOut:
     """Add a criterion to a draft cycle (admin)."""
     criterion = criteria_service.add_criterion(session, user, cycle_id, **body.model_dump())
     return CriterionOut.build(criterion)
@@ -118,7 +119,7 @@ def add_criterion(cycle_id: uuid.UUID, body: CriterionCreate, session: SessionDe
 
 @router.put("/cycles/{cycle_id}/criteria", response_model=Items[CriterionOut])
 def replace_criteria(
-    cycle_id: uuid.UUID, body: CriteriaReplace, session: SessionDep, user: CurrentUser
+    cycle_id: uuid.UUID, body: CriteriaReplace, session: SessionDep, user: AdminUser
 ) -> Items[CriterionOut]:
     """Replace a draft cycle's whole criteria set (admin); weights must sum to 1."""
     items = criteria_service.replace_criteria(session, user, cycle_id, body.item_dicts())
@@ -127,14 +128,14 @@ def replace_criteria(
 
 @router.patch("/criteria/{criterion_id}", response_model=CriterionOut)
 def update_criterion(
-    criterion_id: uuid.UUID, body: CriterionUpdate, session: SessionDep, user: CurrentUser
+    criterion_id: uuid.UUID, body: CriterionUpdate, session: SessionDep, user: AdminUser
 ) -> CriterionOut:
     """Change a criterion of a draft cycle (admin)."""
     return CriterionOut.build(criteria_service.update_criterion(session, user, criterion_id, body.changes()))
 
 
 @router.delete("/criteria/{criterion_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_criterion(criterion_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Response:
+def delete_criterion(criterion_id: uuid.UUID, session: SessionDep, user: AdminUser) -> Response:
     """Remove a criterion from a draft cycle (admin)."""
     criteria_service.delete_criterion(session, user, criterion_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.precedence import AnApprover, TheNominator
 from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import NominationStatus
 from plaudit.schemas import nominations as schemas
@@ -53,7 +54,7 @@ def update_nomination(
     nomination_id: uuid.UUID,
     body: schemas.NominationUpdate,
     session: SessionDep,
-    actor: CurrentUser,
+    actor: TheNominator,
     clock: ClockDep,
 ) -> schemas.Nomination:
     """Edit the justification (the nominator, while the nomination window is open)."""
@@ -83,7 +84,7 @@ def submit_approval(
     body: schemas.ApprovalSubmit,
     response: Response,
     session: SessionDep,
-    actor: CurrentUser,
+    actor: AnApprover,
     clock: ClockDep,
 ) -> schemas.ApprovalSubmitted:
     """Record the caller's decision and ratings: 201 the first time, 200 when it replaces."""

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.precedence import AdminOrTheUser, AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas import people as schemas
 from plaudit.schemas.common import Page, page_of
@@ -39,7 +40,7 @@ def list_users(
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
-def create_user(body: schemas.UserCreate, session: SessionDep, actor: CurrentUser) -> schemas.User:
+def create_user(body: schemas.UserCreate, session: SessionDep, actor: AdminUser) -> schemas.User:
     """Create a user (admins)."""
     user = users.create_user(session, actor, **body.model_dump())
     return schemas.User.model_validate(user)
@@ -52,7 +53,7 @@ def read_user(user_id: uuid.UUID, session: SessionDep, actor: CurrentUser) -> sc
 
 @router.patch("/users/{user_id}", tags=["users"])
 def update_user(
-    user_id: uuid.UUID, body: schemas.UserUpdate, session: SessionDep, actor: CurrentUser
+    user_id: uuid.UUID, body: schemas.UserUpdate, session: SessionDep, actor: AdminUser
 ) -> schemas.User:
     """Change any of display_name, role, team_id, is_active (admins)."""
     user = users.update_user(session, actor, user_id, **body.model_dump(exclude_unset=True))
@@ -61,7 +62,7 @@ def update_user(
 
 @router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED, tags=["tokens"])
 def create_token(
-    user_id: uuid.UUID, body: schemas.TokenCreate, session: SessionDep, actor: CurrentUser, clock: ClockDep
+    user_id: uuid.UUID, body: schemas.TokenCreate, session: SessionDep, actor: AdminOrTheUser, clock: ClockDep
 ) -> schemas.TokenCreated:
     """Issue a personal access token (admins, or the user). The secret is in `token`, shown only here."""
     user = users.get_user(session, actor, user_id)
@@ -84,7 +85,7 @@ def list_teams(session: SessionDep, actor: CurrentUser, page: PageDep) -> Page[s
 
 
 @router.post("/teams", status_code=status.HTTP_201_CREATED, tags=["teams"])
-def create_team(body: schemas.TeamCreate, session: SessionDep, actor: CurrentUser) -> schemas.Team:
+def create_team(body: schemas.TeamCreate, session: SessionDep, actor: AdminUser) -> schemas.Team:
     """Create a team (admins)."""
     return schemas.Team.model_validate(teams.create_team(session, actor, **body.model_dump()))
 
@@ -96,7 +97,7 @@ def read_team(team_id: uuid.UUID, session: SessionDep, actor: CurrentUser) -> sc
 
 @router.patch("/teams/{team_id}", tags=["teams"])
 def update_team(
-    team_id: uuid.UUID, body: schemas.TeamUpdate, session: SessionDep, actor: CurrentUser
+    team_id: uuid.UUID, body: schemas.TeamUpdate, session: SessionDep, actor: AdminUser
 ) -> schemas.Team:
     """Rename a team and/or set its manager (admins)."""
     team = teams.update_team(session, actor, team_id, **body.model_dump(exclude_unset=True))

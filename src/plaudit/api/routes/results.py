@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
+from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.common import Page
 from plaudit.schemas.results import Award, Results
@@ -21,7 +22,7 @@ router = APIRouter(tags=["results"], route_class=PlauditRoute)
 
 @router.post("/cycles/{cycle_id}/finalize", response_model=Results)
 def finalize_cycle(
-    cycle_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser, clock: ClockDep
+    cycle_id: uuid.UUID, request: Request, session: SessionDep, user: AdminUser, clock: ClockDep
 ) -> StreamingResponse:
     """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
     returns its stored results unchanged. The body is streamed from the stored
@@ -31,7 +32,7 @@ def finalize_cycle(
 
 
 @router.get("/cycles/{cycle_id}/preview", response_model=Results)
-def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: CurrentUser, clock: ClockDep) -> Results:
+def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: AdminUser, clock: ClockDep) -> Results:
     """The live ranking of a published cycle (admin); nothing is stored."""
     return ranking.preview(session, user, cycle_id, clock=clock)
 
