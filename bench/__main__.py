@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 
-BENCHMARKS = ("create", "finalize", "http")
+BENCHMARKS = ("create", "finalize", "http", "import")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -59,6 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="alternating timed rounds (env BENCH_HTTP_ROUNDS, default 4)")
     g.add_argument("--client", choices=("raw", "httpx"), default=os.environ.get("BENCH_CLIENT", "raw"),
                    help="load generator: minimal asyncio HTTP/1.1 client or httpx.AsyncClient (env BENCH_CLIENT)")
+    g = p.add_argument_group("D. import (people import vs bare COPY + upsert)")
+    g.add_argument("--import-people", type=int, default=_env_int("BENCH_IMPORT_PEOPLE", 50_000),
+                   help="new people in the file (env BENCH_IMPORT_PEOPLE, default 50000)")
+    g.add_argument("--import-teams", type=int, default=_env_int("BENCH_IMPORT_TEAMS", 200),
+                   help="teams (env BENCH_IMPORT_TEAMS, default 200)")
+    g.add_argument("--import-repeats", type=int, default=_env_int("BENCH_IMPORT_REPEATS", 3),
+                   help="repeats, each on fresh copies (env BENCH_IMPORT_REPEATS, default 3)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -118,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                     client=args.client,
                 )
             )
+        elif name == "import":
+            from bench import people_import
+
+            outcomes.append(people_import.run(
+                server, people=args.import_people, teams=args.import_teams, repeats=args.import_repeats))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s):")
     for o in outcomes:

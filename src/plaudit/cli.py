@@ -11,6 +11,7 @@ import typer
 from sqlalchemy import select
 
 from plaudit.clock import system_clock
+from plaudit.config import get_settings
 from plaudit.errors import DomainError, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
@@ -61,6 +62,8 @@ def serve(
 
     url = ensure_database()
     migrate.upgrade(url)
+    # Every worker signs and checks list cursors with the same key.
+    os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
     worker = None
     if not no_worker:
         command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
@@ -174,7 +177,6 @@ def results_export(
     the output file is not created then. CSV rows are streamed, not buffered.
     """
     import sys
-    import uuid
 
     from plaudit.db.session import transaction
     from plaudit.errors import ValidationFailed
@@ -184,10 +186,7 @@ def results_export(
     try:
         if format not in ("csv", "json"):
             raise ValidationFailed(f"--format must be csv or json, not {format!r}")
-        try:
-            cid = uuid.UUID(cycle_id)
-        except ValueError:
-            raise NotFound(f"cycle {cycle_id} not found") from None
+        cid = _cycle_uuid(cycle_id)
         with transaction() as session:
             if format == "csv":
                 chunks = ranking.export_csv(session, None, cid)  # checks run here, before any output
@@ -204,6 +203,38 @@ def results_export(
                     target.flush()
     except DomainError as error:
         fail(error)
+
+
+@results_app.command("verify")
+def results_verify(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Recompute a finalized cycle's ranking and inputs digest from the stored
+    criteria and approvals and compare them with the stored results.
+
+    Prints `verified` and exits 0 when everything matches; otherwise prints
+    each difference (the first one first) and exits 1.
+    """
+    from plaudit.db.session import transaction
+    from plaudit.services.results_verify import verify_results
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            differences = verify_results(session, _cycle_uuid(cycle_id))
+    except DomainError as error:
+        fail(error)
+    if differences:
+        typer.echo("\n".join(f"differs: {d}" for d in differences))
+        raise typer.Exit(1)
+    typer.echo("verified")
+
+
+def _cycle_uuid(cycle_id: str):
+    import uuid
+
+    try:
+        return uuid.UUID(cycle_id)
+    except ValueError:
+        raise NotFound(f"cycle {cycle_id} not found") from None
 
 
 # --- plaudit demo -------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Settings from the environment, never from files in the repository."""
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     mail_batch: int = Field(default=20, ge=1, alias="PLAUDIT_MAIL_BATCH")
     worker_poll_seconds: float = Field(default=5.0, gt=0, alias="PLAUDIT_WORKER_POLL_SECONDS")
     worker_stalled_seconds: float = Field(default=30.0, gt=0, alias="PLAUDIT_WORKER_STALLED_SECONDS")
+    # Signs list cursors. Unset: a random key per process, which `plaudit
+    # serve` hands to its workers; set it to keep cursors valid across
+    # restarts and hosts.
+    secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32), alias="PLAUDIT_SECRET_KEY")
 
 
 @lru_cache

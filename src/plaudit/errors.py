@@ -92,4 +92,10 @@ class InvalidRatings(DomainError):
     code = "invalid_ratings"
 
 
+class ImportInvalid(DomainError):
+    """A people import has bad rows; `errors` lists each as `{line, column, msg}`."""
+
+    code = "import_invalid"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = tuple(DomainError.__subclasses__())

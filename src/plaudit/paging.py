@@ -2,11 +2,16 @@
 
 The cursor is the sort key of the last row returned, so page N costs what
 page 1 costs: the database seeks straight to the key through an index.
-Cursors are opaque to clients (base64url JSON) and validated on the way in.
+Cursors are opaque to clients: base64url JSON, then "." and an HMAC of it
+(`PLAUDIT_SECRET_KEY`), so a cursor the server did not issue is a 422
+however well it is forged. The values of one it did issue are checked
+against the types of the sort keys too (a cursor from another list).
 """
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Sequence
@@ -18,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
 from sqlalchemy.orm import Session
 
+from plaudit.config import get_settings
 from plaudit.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -34,8 +40,20 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class SortKey:
+    """A column of the order. It must have a Python type (give an SQL
+    function one: `func.lower(Team.name, type_=String)`): a cursor's values
+    are checked against it."""
+
     column: ColumnElement[Any]
     descending: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            typed = self.column.type.python_type is not object  # NullType's: any value would pass
+        except NotImplementedError:
+            typed = False
+        if not typed:
+            raise TypeError(f"sort key {self.column} has no Python type")
 
 
 def asc(column: ColumnElement[Any]) -> SortKey:
@@ -99,32 +117,43 @@ def _invalid_cursor() -> ValidationFailed:
 
 
 def _check_types(keys: Sequence[SortKey], values: list[Any]) -> None:
-    """A cursor's values must have the Python types of the sort columns, so a
-    tampered cursor (say a string where a UUID belongs) is a 422 here and never
-    reaches the database as a malformed comparison (a 500)."""
+    """A cursor's values must have the Python types of the sort columns (a
+    cursor issued by another list), so it is a 422 here and never reaches the
+    database as a malformed comparison (a 500)."""
     for key, value in zip(keys, values, strict=True):
-        try:
-            expected = key.column.type.python_type
-        except NotImplementedError:  # a type without a Python counterpart: let the value through
-            continue
+        expected = key.column.type.python_type
         if value is None:
             continue
-        if expected is int and isinstance(value, bool):
+        if isinstance(value, bool) and expected is not bool:
             raise _invalid_cursor()
         if not isinstance(value, expected):
             raise _invalid_cursor()
 
 
 def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps([_tag(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return seal(json.dumps([_tag(v) for v in values], separators=(",", ":")).encode())
+
+
+def seal(raw: bytes) -> str:
+    """`raw` as a cursor: base64url (no padding), "." and its MAC."""
+    payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{payload}.{_mac(payload)}"
+
+
+def _mac(payload: str) -> str:
+    key = get_settings().secret_key.encode()
+    digest = hmac.new(key, b"plaudit cursor:" + payload.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, width: int) -> list[Any]:
     """The values encoded in `cursor`; `validation_error` for anything that is
     not a cursor of `width` keys made by `encode_cursor`."""
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4))
+        payload, _, mac = cursor.partition(".")
+        if not hmac.compare_digest(mac.encode("ascii"), _mac(payload).encode()):
+            raise ValueError("not issued here")
+        raw = base64.urlsafe_b64decode(payload.encode("ascii") + b"=" * (-len(payload) % 4))
         decoded = json.loads(raw)
         if not isinstance(decoded, list) or len(decoded) != width:
             raise ValueError("wrong shape")
@@ -165,6 +194,8 @@ def _untag(value: Any) -> Any:
         raise ValueError("unknown tag")
     if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
         raise ValueError("text PostgreSQL cannot hold")  # NUL, or a lone surrogate
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range")
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     raise ValueError("bad value")

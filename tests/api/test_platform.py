@@ -72,14 +72,16 @@ def admin_headers(session: Session, admin: User) -> dict[str, str]:
 
 
 def api_routes(app) -> list[APIRoute]:
-    """Every endpoint of the app, through included routers (newer FastAPI
-    keeps them as wrappers holding `original_router`; this app uses no prefixes)."""
+    """Every endpoint of the app's API, through included routers (newer FastAPI
+    keeps them as wrappers holding `original_router`; this app uses no prefixes).
+    The documentation pages (`/docs`, `/redoc`: public, outside the schema) are not API."""
     found: list[APIRoute] = []
 
     def walk(routes) -> None:
         for route in routes:
             if isinstance(route, APIRoute):
-                found.append(route)
+                if route.include_in_schema:
+                    found.append(route)
             elif hasattr(route, "original_router"):
                 walk(route.original_router.routes)
             elif hasattr(route, "routes"):
@@ -754,6 +756,9 @@ GET /nominations/{id}/approvals
 GET /cycles/{id}/preview
 GET /cycles/{id}/results
 GET /audit-logs
+POST /cycles/{id}/close-nominations
+POST /cycles/{id}/close-approvals
+POST /imports/people
 """
 
 

@@ -8,11 +8,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from plaudit import cli
 from plaudit.models import AuditLog, CycleResult
+from plaudit.services.results_digest import inputs_digest
 from tests.factories import (
     auth,
     make_approval,
@@ -68,7 +69,7 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
         "finalized_at": "2030-01-10T12:00:00Z",
         "award_slots": 1,
         "pending_nominations": 1,
-        "inputs_digest": None,
+        "inputs_digest": inputs_digest(session, cycle.id),
         "items": [
             {
                 "rank": 1,
@@ -337,7 +338,8 @@ def test_cli_export_csv_to_a_file(cli_session, clock, tmp_path):
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.stdout)
     assert body["cycle_id"] == str(cycle_id) and [i["rank"] for i in body["items"]] == [1, 2]
-    assert (body["cycle_name"], body["pending_nominations"], body["inputs_digest"]) == ("-Cli cycle", 0, None)
+    assert (body["cycle_name"], body["pending_nominations"]) == ("-Cli cycle", 0)
+    assert body["inputs_digest"] == inputs_digest(cli_session, cycle_id)
 
 
 def test_cli_export_of_an_unfinalized_cycle_fails_with_the_code(cli_session, tmp_path):
@@ -351,6 +353,30 @@ def test_cli_export_of_an_unfinalized_cycle_fails_with_the_code(cli_session, tmp
     assert unknown.exit_code == 1 and "not_found" in unknown.stderr
     bad_format = CliRunner().invoke(cli.app, ["results", "export", str(cycle_id), "--format", "xml"])
     assert bad_format.exit_code == 1 and "validation_error" in bad_format.stderr
+
+
+def test_cli_results_verify_says_verified_then_names_a_changed_score_and_exits_1(cli_session, clock):
+    from plaudit.services import ranking
+
+    cycle_id, winner, _ = _arrange_cli(cli_session, status="published")
+    ranking.finalize(cli_session, None, cycle_id, clock=clock)
+    verified = CliRunner().invoke(cli.app, ["results", "verify", str(cycle_id)])
+    assert (verified.exit_code, verified.stdout) == (0, "verified\n")
+
+    cli_session.execute(
+        update(CycleResult).where(CycleResult.nominee_id == winner.id).values(score=CycleResult.score - 1)
+    )
+    changed = CliRunner().invoke(cli.app, ["results", "verify", str(cycle_id)])
+    assert changed.exit_code == 1
+    assert changed.stdout == (
+        f"differs: nominee {winner.id} ({winner.display_name}) score: stored 4.000000, recomputed 5.000000\n"
+    )
+
+
+def test_cli_results_verify_of_an_unfinalized_cycle_fails_with_the_code(cli_session):
+    cycle_id, _, _ = _arrange_cli(cli_session, status="published")
+    result = CliRunner().invoke(cli.app, ["results", "verify", str(cycle_id)])
+    assert result.exit_code == 1 and "not_finalized" in result.stderr
 
 
 def test_streamed_results_body_is_the_results_schema_exactly(client, session, org):

@@ -184,6 +184,8 @@ CASES: list[tuple[str, str, Violation]] = [
      lambda s, w: make_cycle(s, status="finalized", finalized_at=None)),
     ("ck_cycles_archived_at", "archived-without-archived-at",
      lambda s, w: make_cycle(s, status="archived", archived_at=None)),
+    ("ck_cycles_inputs_digest_hex", "inputs-digest-upper-case",
+     lambda s, w: make_cycle(s, status="finalized", inputs_digest="A" * 64)),
     # criteria
     ("ck_criteria_weight_range", "weight-0", lambda s, w: make_criterion(s, w.cycle, weight="0")),
     ("ck_criteria_weight_range", "weight-negative", lambda s, w: make_criterion(s, w.cycle, weight="-0.5")),

@@ -290,8 +290,8 @@ def test_finalize_writes_the_ranking_marks_the_cycle_and_audits_once(session, ad
     (row,) = audit_rows(session, entity_id=cycle.id)
     assert row.action == "cycle.finalize" and row.entity_type == "cycle" and row.actor_id == admin.id
     assert row.payload == {
-        "before": {"status": "published", "finalized_at": None},
-        "after": {"status": "finalized", "finalized_at": clock.now().isoformat()},
+        "before": {"status": "published", "finalized_at": None, "inputs_digest": None},
+        "after": {"status": "finalized", "finalized_at": clock.now().isoformat(), "inputs_digest": cycle.inputs_digest},
         "ranked": 3,
         "winners": 2,
     }

@@ -29,6 +29,7 @@ API_MD_TABLE = {
     "invalid_nominee": 422,
     "self_nomination": 422,
     "invalid_ratings": 422,
+    "import_invalid": 422,
 }
 
 
@@ -57,7 +58,8 @@ def test_problem_body_has_the_agreed_shape(code):
     body = json.loads(response.body)
     assert response.media_type == "application/problem+json"
     assert response.status_code == STATUS_BY_CODE[code] == body["status"]
-    expected = {"type", "title", "status", "detail", "code"} | ({"errors"} if code == "validation_error" else set())
+    with_errors = code in ("validation_error", "import_invalid")
+    expected = {"type", "title", "status", "detail", "code"} | ({"errors"} if with_errors else set())
     assert set(body) == expected
     assert body["code"] == code and body["detail"] == "what happened"
     if code == "unauthenticated":

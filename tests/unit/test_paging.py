@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from plaudit.errors import ValidationFailed
 from plaudit.models import User
-from plaudit.paging import MAX_LIMIT, asc, decode_cursor, desc, encode_cursor, keyset_page
+from plaudit.paging import MAX_LIMIT, asc, decode_cursor, desc, encode_cursor, keyset_page, seal
 from tests.factories import make_user
 
 
 def _raw(obj) -> str:
-    """A hand-made cursor: base64url(JSON) without padding, like the real ones."""
-    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    """A hand-made cursor, signed like the real ones (so the checks after the
+    signature's are what is tested)."""
+    return seal(json.dumps(obj).encode())
 
 
 @pytest.mark.parametrize(
@@ -53,11 +54,11 @@ def test_cursor_refuses_to_encode_floats():
 
 
 TAMPERED = {
-    "not-base64": "!!!!",
+    "not-base64": seal(b"") + "!!!!",
     "empty": "",
     "non-ascii": "é" * 8,
-    "not-json": base64.urlsafe_b64encode(b"{nope").decode(),
-    "not-utf8": base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode(),
+    "not-json": seal(b"{nope"),
+    "not-utf8": seal(b"\xff\xfe\xfd"),
     "json-object": _raw({"u": str(uuid.uuid4())}),
     "json-scalar": _raw(5),
     "too-few-values": _raw([]),
@@ -77,8 +78,14 @@ TAMPERED = {
     "float": _raw([1.5]),
     "nested-list": _raw([[1]]),
     "nul-in-text": _raw(["a\x00b"]),
-    "lone-surrogate": base64.urlsafe_b64encode(b'["\\ud800"]').decode(),
-    "deeply-nested": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode(),
+    "lone-surrogate": seal(b'["\\ud800"]'),
+    "deeply-nested": seal(b"[" * 5000 + b"]" * 5000),
+    "huge-integer": _raw([2**63]),
+    # Not issued here: no signature, another key's, a signature moved to other values.
+    "unsigned": base64.urlsafe_b64encode(b'["a"]').decode().rstrip("="),
+    "forged-signature": base64.urlsafe_b64encode(b'["a"]').decode().rstrip("=") + ".AAAAAAAAAAAAAAAAAAAAAA",
+    "signature-of-other-values": _raw(["b"]).split(".")[0] + "." + _raw(["a"]).split(".")[1],
+    "two-dots": _raw(["a"]) + ".x",
 }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from plaudit.api import errors
 from plaudit.api.errors import PROBLEM_JSON, STATUS_BY_CODE
 from plaudit.api.middleware import RequestContext
-from plaudit.api.routes import audit, cycles, nominations, people, results
+from plaudit.api.routes import audit, cycles, imports, nominations, people, results
 from plaudit.clock import Clock, system_clock
 from plaudit.db.session import make_engine, make_sessionmaker
 
@@ -72,7 +72,7 @@ def create_app(
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for module in (people, cycles, nominations, results, audit):
+    for module in (people, cycles, nominations, results, audit, imports):
         app.include_router(module.router)
 
     def openapi() -> dict:
@@ -90,7 +90,8 @@ PROBLEM_SCHEMA = {
     "title": "Problem",
     "type": "object",
     "description": "RFC 9457 problem details. `code` is stable and machine-readable; "
-    "`errors` comes with `validation_error` only.",
+    "`errors` comes with `validation_error` (`{loc, msg}` items) and `import_invalid` "
+    "(`{line, column, msg}` items) only.",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
         "type": {"type": "string", "examples": ["urn:plaudit:problem:validation_error"]},

@@ -39,6 +39,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_nominee": 422,
     "self_nomination": 422,
     "invalid_ratings": 422,
+    "import_invalid": 422,
     "internal_error": 500,
 }
 
@@ -55,7 +56,7 @@ def problem(code: str, detail: str, *, errors: list[dict[str, Any]] | None = Non
         "detail": detail,
         "code": code,
     }
-    if code == "validation_error":
+    if code in ("validation_error", "import_invalid"):
         body["errors"] = errors or []
     if code == "unauthenticated":
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}

@@ -56,6 +56,7 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
             "(status IN ('finalized', 'archived')) = (finalized_at IS NOT NULL)", name="finalized_at"
         ),
         CheckConstraint("(status = 'archived') = (archived_at IS NOT NULL)", name="archived_at"),
+        CheckConstraint("inputs_digest ~ '^[0-9a-f]{64}$'", name="inputs_digest_hex"),
         Index("uq_cycles_lower_name", text("lower(name)"), unique=True),
         Index("ix_cycles_created_at_id", "created_at", "id"),
         # Eligibility reads the most recently finalized cycles.
@@ -89,6 +90,9 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
     published_at: Mapped[datetime | None]
     finalized_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    # SHA-256 (hex) of the ranking's inputs, stored at finalization
+    # (`plaudit.services.results_digest`).
+    inputs_digest: Mapped[str | None] = mapped_column(Text)
 
 
 class Criterion(UUIDPrimaryKey, Timestamps, Base):

@@ -37,7 +37,8 @@ class ResultItem(Out):
 
 
 class Results(BaseModel):
-    """A cycle's ranking, in ranking order. `finalized_at` is null for a preview;
+    """A cycle's ranking, in ranking order. `finalized_at` and
+    `inputs_digest` (`plaudit.services.results_digest`) are null for a preview;
     `pending_nominations` counts the nominations still undecided (at
     finalization they stay so: the cycle is read-only), which do not count."""
 

@@ -74,6 +74,7 @@ from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle
+from plaudit.services.results_digest import inputs_digest
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -243,10 +244,11 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
 
     Writes one `cycle_results` row per ranked nominee with ONE
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
-    now), sets the cycle `finalized` with `finalized_at = clock.now()`, and
-    writes one `cycle.finalize` audit row (status and finalized_at before and
-    after, plus `ranked` and `winners` counts), and tells the winners and their
-    managers (`notifications.cycle_finalized`). Returns the finalized cycle;
+    now), sets the cycle `finalized` with `finalized_at = clock.now()` and its
+    `inputs_digest` (`plaudit.services.results_digest`), writes one
+    `cycle.finalize` audit row (status, finalized_at and inputs_digest before
+    and after, plus `ranked` and `winners` counts), and tells the winners and
+    their managers (`notifications.cycle_finalized`). Returns the finalized cycle;
     its results are read back from `cycle_results` by the caller, so the first
     call and every repeat get the same body. Python holds no per-nominee state:
     memory is flat in the cycle's size.
@@ -295,10 +297,14 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         session,
         actor,
         cycle,
-        {"status": CycleStatus.finalized.value, "finalized_at": now},
+        {
+            "status": CycleStatus.finalized.value,
+            "finalized_at": now,
+            "inputs_digest": inputs_digest(session, cycle.id),
+        },
         action="cycle.finalize",
         entity_type="cycle",
-        fields=("status", "finalized_at"),
+        fields=("status", "finalized_at", "inputs_digest"),
         extra={"ranked": ranked, "winners": winners},
     )
     notifications.cycle_finalized(session, cycle)
@@ -335,6 +341,7 @@ def _results(session: Session, cycle: Cycle, items: list[ResultItem]) -> Results
         finalized_at=cycle.finalized_at,
         award_slots=cycle.award_slots,
         pending_nominations=pending,
+        inputs_digest=cycle.inputs_digest,
         items=items,
     )
 

@@ -15,7 +15,7 @@ Decisions where the spec is silent:
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from plaudit import paging
@@ -44,7 +44,8 @@ def list_teams(
 ) -> paging.Page[Team]:
     """All teams, by name (case-insensitive) then id, keyset-paged."""
     return paging.keyset_page(
-        session, select(Team), [paging.asc(func.lower(Team.name)), paging.asc(Team.id)], limit=limit, cursor=cursor
+        session, select(Team), [paging.asc(func.lower(Team.name, type_=String)), paging.asc(Team.id)],
+        limit=limit, cursor=cursor,
     )
 
 

@@ -14,10 +14,12 @@ Decisions where the spec is silent:
 - token names are 1-200 characters, trimmed.
 """
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from plaudit.errors import Forbidden, NotFound
@@ -83,3 +85,27 @@ def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, n
         session, actor, token, {"revoked_at": now}, action="token.revoke", entity_type="token", fields=("revoked_at",)
     )
     return token
+
+
+_REVOKE_ALL = text("""
+WITH revoked AS (
+    UPDATE api_tokens SET revoked_at = :now
+    WHERE user_id = ANY(CAST(:user_ids AS uuid[])) AND revoked_at IS NULL
+    RETURNING id
+)
+INSERT INTO audit_logs (actor_id, action, entity_type, entity_id, payload, request_id)
+SELECT :actor_id, 'token.revoke', 'token', id, CAST(:payload AS jsonb), :request_id FROM revoked
+""")
+
+
+def revoke_tokens_of(session: Session, actor: User | None, user_ids: list[uuid.UUID], *, now: datetime) -> int:
+    """Revoke every live token of these users (deactivated: their tokens must
+    not work again if they are reactivated) in one statement, with one
+    `token.revoke` row each, as `revoke_token` writes it. Returns how many."""
+    if not user_ids:
+        return 0
+    payload = audit.payload_of({"revoked_at": None}, {"revoked_at": now})
+    return session.execute(_REVOKE_ALL, {
+        "now": now, "user_ids": user_ids, "actor_id": audit.actor_id_of(actor), "payload": json.dumps(payload),
+        "request_id": session.info.get("request_id"),
+    }).rowcount

@@ -20,6 +20,7 @@ Decisions where the spec is silent:
   assign the team another manager first. Deactivating them is allowed.
 """
 
+import re
 import uuid
 from enum import Enum
 from typing import Any, Final, Literal
@@ -38,6 +39,7 @@ from plaudit.services.validation import checked_field, field_error, normalize_na
 USER_FIELDS = ("email", "display_name", "role", "team_id", "is_active")
 MANAGER_ROLES = frozenset({Role.manager.value, Role.admin.value})
 EMAIL_MAX = 320
+_SPACE_OR_NUL = re.compile(r"[\s\x00]")  # \s is str.isspace(); a regex, because imports check 50,000 emails
 # pg_advisory_xact_lock key taken by updates that may change who is an active admin.
 ADMIN_SET_LOCK = 0x706C_6164_6D69_6E  # "pladmin"
 
@@ -72,7 +74,7 @@ def normalize_email(value: str) -> str:
     local, at, domain = email.partition("@")
     if not at or not local or not domain or "@" in domain:
         raise ValueError("must be an email address like name@example.org")
-    if any(c.isspace() or c == "\x00" for c in email):
+    if _SPACE_OR_NUL.search(email):
         raise ValueError("must not contain whitespace or NUL characters")
     if len(email) > EMAIL_MAX:
         raise ValueError(f"must be at most {EMAIL_MAX} characters")

@@ -8,6 +8,7 @@ blank" / "must be at most 200 characters", raised as ValueError so schemas can
 reuse it; `checked_field` turns it into `validation_error`).
 """
 
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,6 +21,8 @@ from plaudit.errors import DomainError, ValidationFailed
 T = TypeVar("T")
 
 NAME_MAX = 200
+# Unicode's control characters (category Cc).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def field_error(field: str, msg: str, *, loc: list[Any] | None = None) -> ValidationFailed:
@@ -54,12 +57,16 @@ def clean_text(value: Any, field: str, *, min_len: int, max_len: int, strip: boo
 
 
 def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
-    """A name trimmed of surrounding whitespace, 1..max_length characters, or ValueError."""
+    """A name trimmed of surrounding whitespace, 1..max_length characters, or
+    ValueError. Control characters (NUL, a bell, a line break...) are refused:
+    a name is shown on one line everywhere (API.md, Text)."""
     name = value.strip()
     if not name:
         raise ValueError("must not be blank")
     if "\x00" in name:
         raise ValueError("must not contain NUL characters")
+    if _CONTROL.search(name):
+        raise ValueError("must not contain control characters")
     if len(name) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
     return name

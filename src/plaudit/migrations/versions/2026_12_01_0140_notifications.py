@@ -7,7 +7,7 @@ prepared. Upgrading procrastinate to a version with schema changes means a
 new migration that runs its migration files between the two versions.
 
 Revision ID: 5b1e0c7a9d21
-Revises: 9d1891e4503f
+Revises: 5b1e7c0d9a21
 Create Date: 2026-12-01 01:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from procrastinate.schema import SchemaManager
 
 revision: str = '5b1e0c7a9d21'
-down_revision: str | None = '9d1891e4503f'
+down_revision: str | None = '5b1e7c0d9a21'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
