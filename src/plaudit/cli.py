@@ -75,6 +75,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http="plaudit.api.serving:NoDelayH11Protocol",
             log_level="info",
         )
     finally:
@@ -141,6 +142,31 @@ def users_create(
             typer.echo(str(user.id))
     except DomainError as error:
         fail(error)
+
+
+def sign_in_link(secret: str) -> str:
+    """The set-password page for a link's secret, on PLAUDIT_BASE_URL."""
+    from plaudit.config import get_settings
+
+    return f"{get_settings().base_url.rstrip('/')}/app/set-password/{secret}"
+
+
+@users_app.command("invite")
+def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Print a one-time link (valid 72 hours) with which the user sets a password."""
+    from plaudit.db.session import transaction
+    from plaudit.services.passwords import issue_link
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user with email {email}")
+            secret = issue_link(session, None, user, now=system_clock.now())
+    except DomainError as error:
+        fail(error)
+    typer.echo(sign_in_link(secret))
 
 
 @tokens_app.command("create")
@@ -264,6 +290,7 @@ def demo() -> None:
     Run again, it creates nothing and prints fresh tokens for the demo users.
     """
     from plaudit.db.session import transaction
+    from plaudit.services.passwords import issue_link
     from plaudit.services.tokens import create_token
 
     ensure_database()
@@ -276,13 +303,20 @@ def demo() -> None:
             else:
                 cycle_name = _seed_demo(session, now)
                 lines.append(f"Created the demo organisation and the published cycle {cycle_name!r}.")
-            lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
+            samples = []
             for email in DEMO_SAMPLES:
                 user = session.scalar(select(User).where(User.email == email))
                 if user is None:
                     raise NotFound(f"demo user {email} is missing")
+                samples.append(user)
+            lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
+            for user in samples:
                 secret = create_token(session, None, user, name="demo", now=now).secret
-                lines.append(f"  {user.role:<8} {email:<36} {secret}")
+                lines.append(f"  {user.role:<8} {user.email:<36} {secret}")
+            lines.append("Sign-in links for the web app (each works once, for 72 hours; open one, set a password):")
+            for user in samples:
+                link = sign_in_link(issue_link(session, None, user, now=now))
+                lines.append(f"  {user.role:<8} {user.email:<36} {link}")
     except DomainError as error:
         fail(error)
     typer.echo("\n".join(lines))  # only once committed: every printed token works

@@ -19,8 +19,10 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("plaudit")),
         alias="PLAUDIT_DATA_DIR",
     )
-    # Notifications (README "Notifications"). The web app's public address, for links.
+    # Where people reach the server; links (set-password) are built on it, and
+    # an https URL makes the web session cookie `Secure`.
     base_url: str = Field(default="http://127.0.0.1:8000", alias="PLAUDIT_BASE_URL")
+    # Notifications (README "Notifications").
     # smtp://[user:pass@]host:port or smtps://...; unset: notifications stay in-app.
     smtp_url: str | None = Field(default=None, alias="PLAUDIT_SMTP_URL")
     mail_from: str = Field(default="plaudit@localhost", alias="PLAUDIT_MAIL_FROM")

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
+from starlette.routing import Mount
 
 from plaudit.api.app import create_app
 from plaudit.api.deps import CurrentUser, SessionDep
@@ -72,13 +73,16 @@ def admin_headers(session: Session, admin: User) -> dict[str, str]:
 
 
 def api_routes(app) -> list[APIRoute]:
-    """Every endpoint of the app's API, through included routers (newer FastAPI
+    """Every endpoint of the API, through included routers (newer FastAPI
     keeps them as wrappers holding `original_router`; this app uses no prefixes).
-    The documentation pages (`/docs`, `/redoc`: public, outside the schema) are not API."""
+    Not the web app mounted at /app, nor what the schema leaves out (the
+    docs pages, the redirect from / to the web app): those are pages (tests/web)."""
     found: list[APIRoute] = []
 
     def walk(routes) -> None:
         for route in routes:
+            if isinstance(route, Mount):
+                continue
             if isinstance(route, APIRoute):
                 if route.include_in_schema:
                     found.append(route)

@@ -23,13 +23,16 @@ from plaudit.models import (
     ApprovalRating,
     AuditLog,
     Base,
+    Credential,
     Criterion,
     Cycle,
     CycleResult,
     Nomination,
     Notification,
+    PasswordLink,
     Team,
     User,
+    WebSession,
 )
 from plaudit.services import audit
 from tests.conftest import NOW
@@ -241,7 +244,25 @@ CASES: list[tuple[str, str, Violation]] = [
      lambda s, w: (_notification(s, w), _notification(s, w))),
     ("ck_cycle_results_spread_non_negative", "spread-negative", lambda s, w: _result(s, w, spread=-1)),
     ("ck_cycle_results_tie_break", "tie-break-unknown", lambda s, w: _result(s, w, tie_break="coin")),
+    # sign-in
+    ("ck_credentials_argon2id", "password-not-argon2id",
+     lambda s, w: _add(s, Credential(user_id=w.alice.id, password_hash="plain text", changed_at=NOW))),
+    ("ck_password_links_purpose", "link-purpose-unknown", lambda s, w: _link(s, w, purpose="forever")),
+    ("ck_password_links_token_hash_sha256", "link-hash-not-sha256", lambda s, w: _link(s, w, token_hash=b"x")),
+    ("uq_password_links_token_hash", "second-link-with-the-hash", lambda s, w: (_link(s, w), _link(s, w))),
+    ("ck_web_sessions_token_hash_sha256", "session-hash-not-sha256", lambda s, w: _web_session(s, w, b"x")),
+    ("uq_web_sessions_token_hash", "second-session-with-the-hash",
+     lambda s, w: (_web_session(s, w), _web_session(s, w))),
 ]
+
+
+def _link(session: Session, w: World, **values: Any) -> None:
+    _add(session, PasswordLink(**{"user_id": w.alice.id, "token_hash": b"h" * 32, "purpose": "invite",
+                                  "expires_at": NOW, **values}))
+
+
+def _web_session(session: Session, w: World, token_hash: bytes = b"s" * 32) -> None:
+    _add(session, WebSession(user_id=w.alice.id, token_hash=token_hash, started_at=NOW, last_seen_at=NOW))
 
 
 @pytest.mark.parametrize(("constraint", "violate"), [pytest.param(c, v, id=f"{c}:{i}") for c, i, v in CASES])

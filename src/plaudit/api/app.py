@@ -4,7 +4,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,6 +74,15 @@ def create_app(
 
     for module in (people, cycles, nominations, results, audit, imports):
         app.include_router(module.router)
+
+    from plaudit.web.app import create_web_app
+
+    app.mount("/app", create_web_app(app.state))
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """People arrive at the web app; the API lives at its own paths."""
+        return RedirectResponse("/app/", status_code=307)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -7,6 +7,7 @@ from plaudit.models.nominations import Approval, ApprovalRating, Nomination
 from plaudit.models.notifications import Notification
 from plaudit.models.people import ApiToken, Team, User
 from plaudit.models.results import CycleResult
+from plaudit.models.signin import Credential, PasswordLink, SignInFailure, WebSession
 
 __all__ = [
     "ApiToken",
@@ -14,11 +15,15 @@ __all__ = [
     "ApprovalRating",
     "AuditLog",
     "Base",
+    "Credential",
     "Criterion",
     "Cycle",
     "CycleResult",
     "Nomination",
     "Notification",
+    "PasswordLink",
+    "SignInFailure",
     "Team",
     "User",
+    "WebSession",
 ]

@@ -1,0 +1,1 @@
+"""The browser edge: server-rendered pages over the same services as the API."""

@@ -1,0 +1,34 @@
+"""The header every signed-in page shows: the links the user's role allows,
+with the approval queue's count."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from plaudit.models import User
+from plaudit.models.enums import Role
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    text: str
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    links: list[Link] = field(default_factory=list)
+
+
+APPROVER_ROLES = frozenset({Role.manager.value, Role.admin.value})
+
+
+def header_for(session: Session, user: User) -> Header:
+    links = [Link("/app/nominate", "Nominate"), Link("/app/my/nominations", "My nominations")]
+    if user.role in APPROVER_ROLES:
+        links.append(Link("/app/approvals", "Approvals"))
+    if user.role == Role.admin:
+        links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
+    # Notifications (with the unread count) joins here with the notifications issue.
+    return Header(links=links)

@@ -1,0 +1,74 @@
+"""One way to render a page: `render(request, template, context)`.
+
+Every page gets the signed-in user, the header's counts and the CSRF token
+from here, so a template never asks for them and a handler never forgets
+them. Templates hold loops and conditions only; formatting is in filters.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from plaudit.web import auth
+
+TZ_COOKIE = "plaudit_tz"
+
+
+def viewer_zone(request: Request) -> ZoneInfo:
+    """The viewer's time zone as their browser reported it (a cookie our
+    script sets), else UTC. Used for the values of time fields."""
+    try:
+        return ZoneInfo(request.cookies.get(TZ_COOKIE) or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when(value: datetime | None) -> Markup:
+    """A time as `<time>` in UTC; the page's script shows it in the viewer's zone."""
+    if value is None:
+        return Markup("—")
+    utc = value.astimezone(UTC)
+    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%d %b %Y, %H:%M UTC"))
+
+
+def weight(value: Decimal | str | None) -> str:
+    return "" if value is None else f"{Decimal(value):.4f}"
+
+
+def label(value: str) -> str:
+    """An enum value as words: `team_lead` -> `team lead`."""
+    return str(value).replace("_", " ")
+
+
+_env = Environment(
+    loader=PackageLoader("plaudit.web", "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(when=when, weight=weight, label=label)
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
+           errors: dict[str, str] | None = None) -> HTMLResponse:
+    """The page `template` with `context`, plus what every page needs: the
+    user, the header's counts, the CSRF token, and `errors` by field."""
+    page = {
+        "user": getattr(request.state, "user", None),
+        "header": getattr(request.state, "header", None),
+        "csrf_token": auth.csrf_token(request),
+        "errors": errors or {},
+        "path": request.url.path,
+        "flash": auth.flash(request),
+        **(context or {}),
+    }
+    response = HTMLResponse(_env.get_template(template).render(page), status_code=status)
+    auth.set_pending_cookies(request, response)
+    return response
