@@ -762,6 +762,9 @@ GET /cycles/{id}/results
 GET /audit-logs
 POST /cycles/{id}/close-nominations
 POST /cycles/{id}/close-approvals
+GET /me/approvals
+GET /me/nominations
+GET /users/{id}/tokens
 POST /imports/people
 """
 

@@ -34,10 +34,13 @@ CYCLE_KEYS = {
 }
 CRITERION_KEYS = {"id", "cycle_id", "name", "description", "weight", "position"}
 NOMINATION_KEYS = {
-    "id", "cycle_id", "nominator_id", "nominee_id", "justification", "status",
-    "created_at", "updated_at", "withdrawn_at",
+    "id", "cycle_id", "cycle_name", "nominator_id", "nominator_name", "nominee_id", "nominee_name",
+    "nominee_team_name", "justification", "status", "approvals_count", "created_at", "updated_at", "withdrawn_at",
 }
-APPROVAL_KEYS = {"id", "nomination_id", "approver_id", "decision", "comment", "ratings", "created_at", "updated_at"}
+APPROVAL_KEYS = {
+    "id", "nomination_id", "approver_id", "approver_name", "decision", "comment", "ratings", "created_at",
+    "updated_at",
+}
 RESULTS_KEYS = {
     "cycle_id", "cycle_name", "finalized_at", "award_slots", "pending_nominations", "inputs_digest", "items",
 }

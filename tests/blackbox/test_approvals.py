@@ -40,7 +40,7 @@ def test_first_put_is_201_then_200_with_nomination_status(px):
     assert (a["nomination_id"], a["approver_id"], a["decision"]) == (n["id"], manager.id, "approve")
     assert a["nomination_status"] == "approved"
     assert sorted((x["criterion_id"], x["value"]) for x in a["ratings"]) == sorted((c["id"], 4) for c in crits)
-    assert all(set(x) == {"criterion_id", "value"} for x in a["ratings"])
+    assert all(set(x) == {"criterion_id", "criterion_name", "value"} for x in a["ratings"])
     parse_utc(a["created_at"]), parse_utc(a["updated_at"])
     rows = px.audit(entity_type="approval", entity_id=a["id"])
     assert [x["action"] for x in rows] == ["approval.submit"]
@@ -159,7 +159,8 @@ def test_check6_conflict_of_interest_for_admins(px):
     about_me = px.nominate(emp, p["id"], admin_nominee.id)
     bad = {"decision": "approve", "ratings": [{"criterion_id": crits[0]["id"], "value": 99}]}
     assert_problem(_put(admin_nominator.api, mine["id"], bad), 403, "conflict_of_interest")
-    assert_problem(_put(admin_nominee.api, about_me["id"], bad), 403, "conflict_of_interest")
+    # one about oneself is invisible, admins included (API.md: 404)
+    assert_problem(_put(admin_nominee.api, about_me["id"], bad), 404, "not_found")
     # a manager nominating someone in their own team: approver, but conflicted
     team, manager = px.team_with_manager()
     member = px.user(team_id=team["id"])

@@ -120,6 +120,8 @@ API_PATHS = {
     ("get", "/nominations/{id}"), ("patch", "/nominations/{id}"), ("post", "/nominations/{id}/withdraw"),
     ("put", "/nominations/{id}/approval"), ("get", "/nominations/{id}/approvals"), ("get", "/cycles/{id}/preview"),
     ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
+    ("post", "/cycles/{id}/close-nominations"), ("post", "/cycles/{id}/close-approvals"),
+    ("get", "/me/approvals"), ("get", "/me/nominations"), ("get", "/users/{id}/tokens"),
 }
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from plaudit.db.base import Base, Timestamps, UUIDPrimaryKey
 from plaudit.models.enums import Decision, NominationStatus, sql_in
@@ -43,6 +43,15 @@ class Nomination(UUIDPrimaryKey, Timestamps, Base):
         String(20), default=NominationStatus.pending, server_default=NominationStatus.pending.value
     )
     withdrawn_at: Mapped[datetime | None]
+
+    # Names beside the ids and the decisions so far (API.md "Nomination"):
+    # not columns; loaded by the reading query itself (`services.nominations.named`)
+    # and kept when an edit or withdrawal is flushed (no change of the row changes them).
+    cycle_name: Mapped[str | None] = query_expression(expire_on_flush=False)
+    nominator_name: Mapped[str | None] = query_expression(expire_on_flush=False)
+    nominee_name: Mapped[str | None] = query_expression(expire_on_flush=False)
+    nominee_team_name: Mapped[str | None] = query_expression(expire_on_flush=False)
+    approvals_count: Mapped[int | None] = query_expression(expire_on_flush=False)
 
 
 class Approval(UUIDPrimaryKey, Timestamps, Base):

@@ -35,10 +35,17 @@ class NominationUpdate(StrictBody):
 class Nomination(Out):
     id: uuid.UUID
     cycle_id: uuid.UUID
+    cycle_name: str
     nominator_id: uuid.UUID
+    nominator_name: str
     nominee_id: uuid.UUID
+    nominee_name: str
+    nominee_team_name: str | None
     justification: str
     status: NominationStatus
+    approvals_count: int | None = Field(
+        description="Decisions recorded so far; null unless the caller may read the nomination's approvals."
+    )
     created_at: datetime
     updated_at: datetime
     withdrawn_at: datetime | None
@@ -64,6 +71,7 @@ class ApprovalSubmit(StrictBody):
 
 class Rating(Out):
     criterion_id: uuid.UUID
+    criterion_name: str
     value: int
 
 
@@ -71,6 +79,7 @@ class Approval(Out):
     id: uuid.UUID
     nomination_id: uuid.UUID
     approver_id: uuid.UUID
+    approver_name: str
     decision: Decision
     comment: str | None
     ratings: list[Rating]

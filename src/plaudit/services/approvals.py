@@ -44,8 +44,9 @@ from plaudit.errors import (
 from plaudit.models import Approval, ApprovalRating, Criterion, User
 from plaudit.models.enums import CycleStatus, Decision, NominationStatus
 from plaudit.services import audit, notifications
+from plaudit.services.criteria import CRITERIA_ORDER
 from plaudit.services.cycles import approvals_open
-from plaudit.services.nominations import is_approver, load_nomination
+from plaudit.services.nominations import is_approver, load_nomination, may_read_approvals
 
 COMMENT_MAX = 2000
 
@@ -53,16 +54,19 @@ COMMENT_MAX = 2000
 @dataclass(frozen=True)
 class RatingView:
     criterion_id: uuid.UUID
+    criterion_name: str
     value: int
 
 
 @dataclass(frozen=True)
 class ApprovalView:
-    """An approval with its ratings (ordered by criterion id), ready to show."""
+    """An approval with its approver's name and its ratings (in the criteria's
+    list order), ready to show."""
 
     id: uuid.UUID
     nomination_id: uuid.UUID
     approver_id: uuid.UUID
+    approver_name: str
     decision: str
     comment: str | None
     ratings: list[RatingView]
@@ -70,14 +74,15 @@ class ApprovalView:
     updated_at: datetime
 
     @classmethod
-    def of(cls, approval: Approval, ratings: dict[uuid.UUID, int]) -> "ApprovalView":
+    def of(cls, approval: Approval, approver_name: str, ratings: list[RatingView]) -> "ApprovalView":
         return cls(
             id=approval.id,
             nomination_id=approval.nomination_id,
             approver_id=approval.approver_id,
+            approver_name=approver_name,
             decision=approval.decision,
             comment=approval.comment,
-            ratings=[RatingView(c, v) for c, v in sorted(ratings.items(), key=lambda kv: str(kv[0]))],
+            ratings=ratings,
             created_at=approval.created_at,
             updated_at=approval.updated_at,
         )
@@ -111,15 +116,16 @@ def _parse_ratings(ratings: Any) -> list[tuple[Any, Any]]:
 
 
 def _check_ratings(
-    decision: Decision, pairs: list[tuple[Any, Any]], criteria: list[uuid.UUID], low: int, high: int
+    decision: Decision, pairs: list[tuple[Any, Any]], criteria: dict[uuid.UUID, str], low: int, high: int
 ) -> dict[uuid.UUID, int]:
     """Rule 7: approve → exactly one integer in [low, high] per criterion, nothing
-    else; reject → none. Returns {criterion_id: value}; `invalid_ratings` otherwise."""
+    else; reject → none. `criteria`: the cycle's {id: name}, in list order.
+    Returns {criterion_id: value}; `invalid_ratings` otherwise, naming
+    criteria by name (an id that is no criterion of the cycle by its id)."""
     if decision == Decision.reject:
         if pairs:
             raise InvalidRatings("a reject carries no ratings")
         return {}
-    wanted = set(criteria)
     given: dict[uuid.UUID, int] = {}
     for criterion_id, value in pairs:
         if isinstance(criterion_id, str):
@@ -127,18 +133,19 @@ def _check_ratings(
                 criterion_id = uuid.UUID(criterion_id)
             except ValueError:
                 pass
-        if criterion_id not in wanted:
+        if criterion_id not in criteria:
             raise InvalidRatings(f"criterion {criterion_id} is not a criterion of this cycle")
+        name = criteria[criterion_id]
         if criterion_id in given:
-            raise InvalidRatings(f"criterion {criterion_id} is rated more than once")
+            raise InvalidRatings(f"criterion {name!r} is rated more than once")
         if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidRatings(f"rating for criterion {criterion_id} must be an integer")
+            raise InvalidRatings(f"rating for {name!r} must be an integer")
         if not low <= value <= high:
-            raise InvalidRatings(f"rating for criterion {criterion_id} must be between {low} and {high}")
+            raise InvalidRatings(f"rating for {name!r} must be between {low} and {high}")
         given[criterion_id] = value
-    missing = wanted - given.keys()
+    missing = [name for criterion_id, name in criteria.items() if criterion_id not in given]
     if missing:
-        raise InvalidRatings(f"missing ratings for criteria {', '.join(sorted(map(str, missing)))}")
+        raise InvalidRatings(f"missing ratings for {', '.join(map(repr, missing))}")
     return given
 
 
@@ -210,7 +217,8 @@ def submit_approval(
         raise NotApprover("you are not an approver of this nomination")
     if actor.id in (nomination.nominator_id, nomination.nominee_id):  # 6.
         raise ConflictOfInterest("you cannot approve a nomination you made or one about you")
-    criteria = list(session.scalars(select(Criterion.id).where(Criterion.cycle_id == cycle.id)))
+    criteria_of_cycle = select(Criterion.id, Criterion.name).where(Criterion.cycle_id == cycle.id)
+    criteria = dict(session.execute(criteria_of_cycle.order_by(*CRITERIA_ORDER)).all())
     new_ratings = _check_ratings(decision, pairs, criteria, cycle.rating_min, cycle.rating_max)  # 7.
 
     # Under the nomination lock: every approval of it, this approver's included.
@@ -263,37 +271,45 @@ def submit_approval(
             entity_id=mine.id,
             before=before_fields,
             after=after_fields,
-            extra={"nomination_status": {"before": status_before, "after": status_after}},
+            extra={
+                "nomination_id": nomination.id,
+                "nomination_status": {"before": status_before, "after": status_after},
+            },
         )
-    return ApprovalView.of(mine, new_ratings), created, status_after
+    ratings = [RatingView(c, name, new_ratings[c]) for c, name in criteria.items() if c in new_ratings]
+    return ApprovalView.of(mine, actor.display_name, ratings), created, status_after
 
 
 def list_approvals(session: Session, actor: User | None, nomination_id: uuid.UUID) -> list[ApprovalView]:
-    """The nomination's approvals with their ratings, ordered (created_at, id).
+    """The nomination's approvals with their approvers' names and their
+    ratings (with the criteria's names, in list order), ordered (created_at, id).
 
     `not_found` if `actor` cannot see the nomination; `forbidden` unless they
-    are an admin or one of its approvers. Two queries.
+    are an admin or one of its approvers, and never for its nominee (who may
+    see an approved nomination about them once the cycle is finalized).
+    Two queries for the rows, whatever their number.
     """
     nomination, _cycle = load_nomination(session, actor, nomination_id)
-    if actor is not None and not is_approver(session, actor, nomination):
-        raise Forbidden("only admins and the nomination's approvers may read its approvals")
-    approvals = list(
-        session.scalars(
-            select(Approval)
-            .where(Approval.nomination_id == nomination.id)
-            .order_by(Approval.created_at, Approval.id)
-        )
-    )
-    ratings: dict[uuid.UUID, dict[uuid.UUID, int]] = {a.id: {} for a in approvals}
+    if not may_read_approvals(session, actor, nomination):
+        raise Forbidden("only admins and the nomination's approvers may read its approvals, never its nominee")
+    approvals = session.execute(
+        select(Approval, User.display_name)
+        .join(User, User.id == Approval.approver_id)
+        .where(Approval.nomination_id == nomination.id)
+        .order_by(Approval.created_at, Approval.id)
+    ).all()
+    ratings: dict[uuid.UUID, list[RatingView]] = {a.id: [] for a, _ in approvals}
     if approvals:
         rows = session.execute(
-            select(ApprovalRating.approval_id, ApprovalRating.criterion_id, ApprovalRating.value)
+            select(ApprovalRating.approval_id, ApprovalRating.criterion_id, Criterion.name, ApprovalRating.value)
             .join(Approval, Approval.id == ApprovalRating.approval_id)
+            .join(Criterion, Criterion.id == ApprovalRating.criterion_id)
             .where(Approval.nomination_id == nomination.id)
-        ).all()
-        for approval_id, criterion_id, value in rows:
-            ratings[approval_id][criterion_id] = value
-    return [ApprovalView.of(a, ratings[a.id]) for a in approvals]
+            .order_by(*CRITERIA_ORDER)
+        )
+        for approval_id, criterion_id, name, value in rows:
+            ratings[approval_id].append(RatingView(criterion_id, name, value))
+    return [ApprovalView.of(a, name, ratings[a.id]) for a, name in approvals]
 
 
 __all__ = ["ApprovalView", "RatingView", "list_approvals", "submit_approval"]

@@ -104,13 +104,17 @@ def _clean(data: Mapping[str, Any], *, loc_prefix: list[Any]) -> dict[str, Any]:
 # --- reading -----------------------------------------------------------------
 
 
+# List order (DOMAIN.md "Criteria"): position, name (case-insensitive), id.
+CRITERIA_ORDER = (Criterion.position, func.lower(Criterion.name), Criterion.id)
+
+
 def ordered_criteria(session: Session, cycle_id: uuid.UUID) -> list[Criterion]:
-    """A cycle's criteria in list order: position, name (case-insensitive), id."""
+    """A cycle's criteria in list order (`CRITERIA_ORDER`)."""
     return list(
         session.scalars(
             select(Criterion)
             .where(Criterion.cycle_id == cycle_id)
-            .order_by(Criterion.position, func.lower(Criterion.name), Criterion.id)
+            .order_by(*CRITERIA_ORDER)
             .execution_options(populate_existing=True)
         )
     )

@@ -40,6 +40,8 @@ rules 7 and 8 allow.
 """
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -58,13 +60,14 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     text,
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, with_expression
 
 from plaudit.clock import Clock
 from plaudit.db.driver import DriverStatement, adopt, driver_of
@@ -82,7 +85,7 @@ from plaudit.errors import (
 )
 from plaudit.models import Approval, Cycle, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
-from plaudit.paging import Page, asc, keyset_page
+from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
 
@@ -143,23 +146,48 @@ def approver_clause(user: User) -> ColumnElement[bool]:
     return false()
 
 
+def approves(user: User, team_manager_id: uuid.UUID | None) -> bool:
+    """`approver_clause` in Python, given the manager_id of the nominee's team."""
+    return user.is_active and (
+        user.role == Role.admin or (user.role == Role.manager and team_manager_id == user.id)
+    )
+
+
 def is_approver(session: Session, user: User, nomination: Nomination) -> bool:
     """Whether `user` is an approver of `nomination` (same rule as `approver_clause`).
     Conflicts of interest are a separate check; an approver may be conflicted."""
-    if not user.is_active:
-        return False
-    if user.role == Role.admin:
-        return True
-    if user.role != Role.manager:
-        return False
-    return bool(session.scalar(select(_manages_nominee(user.id, nomination.nominee_id))))
+    if user.role != Role.manager:  # the nominee's team does not matter
+        return approves(user, None)
+    nominee = aliased(User)
+    manager_id = session.scalar(
+        select(Team.manager_id).join(nominee, nominee.team_id == Team.id).where(nominee.id == nomination.nominee_id)
+    )
+    return approves(user, manager_id)
+
+
+def reads_approvals_clause(actor: User | None) -> ColumnElement[bool]:
+    """SQL: `actor` may read the row's approvals (and its `approvals_count`):
+    an approver of it who is not its nominee (being the nominee wins over
+    every role). `actor` None is the command line."""
+    if actor is None:
+        return true()
+    return and_(approver_clause(actor), Nomination.nominee_id != actor.id)
+
+
+def may_read_approvals(session: Session, actor: User | None, nomination: Nomination) -> bool:
+    """`reads_approvals_clause` for one nomination."""
+    return actor is None or (nomination.nominee_id != actor.id and is_approver(session, actor, nomination))
 
 
 def visible_clause(actor: User | None, *, cycle_status: str | None = None) -> ColumnElement[bool]:
     """SQL: `actor` may see the row's nomination. One filter, no per-row Python.
 
-    `cycle_status`, when the caller already holds the cycle (lists), replaces
-    the per-row cycle lookups. `actor` None is the command line: everything.
+    Being the nominee wins over every role (DOMAIN.md): the nominee sees a
+    nomination about them only once its cycle is finalized or archived, and
+    only an approved one, even when they are an admin or the manager of their
+    own team. `cycle_status`, when the caller already holds the cycle (lists),
+    replaces the per-row cycle lookups. `actor` None is the command line:
+    everything.
     """
     if actor is None:
         return true()
@@ -169,13 +197,20 @@ def visible_clause(actor: User | None, *, cycle_status: str | None = None) -> Co
             true() if cycle_status != CycleStatus.draft or actor.role == Role.admin else false()
         )
     else:
-        cycle_closed = exists().where(Cycle.id == Nomination.cycle_id, Cycle.status.in_(CLOSED_STATUSES))
+        # Own FROM even where the outer query joins `cycles` (`named`).
+        cycle_closed = (
+            exists().where(Cycle.id == Nomination.cycle_id, Cycle.status.in_(CLOSED_STATUSES)).correlate_except(Cycle)
+        )
         cycle_visible = (
             true()
             if actor.role == Role.admin
-            else exists().where(Cycle.id == Nomination.cycle_id, Cycle.status != CycleStatus.draft.value)
+            else exists()
+            .where(Cycle.id == Nomination.cycle_id, Cycle.status != CycleStatus.draft.value)
+            .correlate_except(Cycle)
         )
-    as_reader = or_(Nomination.nominator_id == actor.id, approver_clause(actor))
+    as_reader = and_(
+        Nomination.nominee_id != actor.id, or_(Nomination.nominator_id == actor.id, approver_clause(actor))
+    )
     as_nominee = and_(
         Nomination.nominee_id == actor.id,
         Nomination.status == NominationStatus.approved.value,
@@ -191,19 +226,61 @@ def can_see_nomination(session: Session, actor: User | None, nomination: Nominat
     )
 
 
+# --------------------------------------------------------------------------- reading, with names
+
+_NOMINATOR = aliased(User, name="nominator")
+_NOMINEE = aliased(User, name="nominee")
+_NOMINEE_TEAM = aliased(Team, name="nominee_team")
+# The decisions recorded so far on the row's nomination (index-only on the
+# approvals' unique (nomination_id, approver_id) index).
+_DECISIONS = (
+    select(func.count().label("n")).where(Approval.nomination_id == Nomination.id).lateral("decisions")
+)
+
+
+def named(actor: User | None, *where: ColumnElement[bool]) -> Select[tuple[Nomination]]:
+    """SELECT the nominations matching `where`, each with the names beside its
+    ids (API.md "Names beside ids": cycle, nominator, nominee, the nominee's
+    team) and `approvals_count` (null unless `actor` may read its approvals),
+    all joined in this one statement: no query per row.
+
+    The statement reloads rows the session already holds, so the names are
+    there also on a nomination read before. Visibility is the caller's filter.
+    """
+    return (
+        select(Nomination)
+        .join(Cycle, Cycle.id == Nomination.cycle_id)
+        .join(_NOMINATOR, _NOMINATOR.id == Nomination.nominator_id)
+        .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
+        .outerjoin(_NOMINEE_TEAM, _NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .join(_DECISIONS, true())
+        .where(*where)
+        .options(
+            with_expression(Nomination.cycle_name, Cycle.name),
+            with_expression(Nomination.nominator_name, _NOMINATOR.display_name),
+            with_expression(Nomination.nominee_name, _NOMINEE.display_name),
+            with_expression(Nomination.nominee_team_name, _NOMINEE_TEAM.name),
+            with_expression(
+                Nomination.approvals_count, case((reads_approvals_clause(actor), _DECISIONS.c.n), else_=None)
+            ),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
 def load_nomination(
     session: Session, actor: User | None, nomination_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[Nomination, Cycle]:
-    """The nomination `actor` may see, and its cycle; `not_found` otherwise.
+    """The nomination `actor` may see (with its names), and its cycle; `not_found` otherwise.
 
     With `lock`, the nomination row is locked FOR UPDATE (writers of one
     nomination serialize: edits, withdrawals, approvals) and the cycle FOR KEY
     SHARE (conflicts with cycle writers such as finalize). Lock order is
     always nomination, then cycle.
     """
-    stmt = select(Nomination).where(Nomination.id == nomination_id, visible_clause(actor))
+    stmt = named(actor, Nomination.id == nomination_id, visible_clause(actor))
     if lock:
-        stmt = stmt.with_for_update(of=Nomination).execution_options(populate_existing=True)
+        stmt = stmt.with_for_update(of=Nomination)
     nomination = session.scalars(stmt).one_or_none()
     if nomination is None:
         raise NotFound(f"nomination {nomination_id} not found")
@@ -212,9 +289,8 @@ def load_nomination(
 
 
 def get_nomination(session: Session, actor: User | None, nomination_id: uuid.UUID) -> Nomination:
-    """The nomination if `actor` may see it, else `not_found`. Reads only."""
-    stmt = select(Nomination).where(Nomination.id == nomination_id, visible_clause(actor))
-    nomination = session.scalars(stmt).one_or_none()
+    """The nomination (with its names) if `actor` may see it, else `not_found`. Reads only."""
+    nomination = session.scalars(named(actor, Nomination.id == nomination_id, visible_clause(actor))).one_or_none()
     if nomination is None:
         raise NotFound(f"nomination {nomination_id} not found")
     return nomination
@@ -239,6 +315,7 @@ def _value(name: str) -> BindParameter[Any]:
 # The cycle FOR KEY SHARE (the lock of `get_cycle(..., lock="key_share")`).
 _CYCLE = (
     select(
+        _CYCLES.c.name,
         _CYCLES.c.status,
         _CYCLES.c.nominator_roles,
         _CYCLES.c.nomination_opens_at,
@@ -250,6 +327,19 @@ _CYCLE = (
     .cte("cycle")
 )
 
+# The nominee, with their team (for the names beside the ids, API.md).
+_NOMINEE_ROW = (
+    select(
+        _USERS.c.is_active,
+        _USERS.c.display_name,
+        Team.__table__.c.name.label("team_name"),
+        Team.__table__.c.manager_id.label("team_manager_id"),
+    )
+    .select_from(_USERS.outerjoin(Team.__table__, Team.__table__.c.id == _USERS.c.team_id))
+    .where(_USERS.c.id == _value("nominee_id"))
+    .cte("nominee")
+)
+
 # Checks 1-6 of DOMAIN.md in order, each true when it passes; and, only when
 # the cycle has a quota, the (cycle, nominator) advisory lock.
 _CHECKS = select(
@@ -257,16 +347,19 @@ _CHECKS = select(
     (_ROLE == any_(_CYCLE.c.nominator_roles)).label("may_nominate"),
     (_CYCLE.c.status == CycleStatus.published.value).label("published"),
     window_open_clause(_CYCLE.c.nomination_opens_at, _CYCLE.c.nomination_closes_at, _NOW).label("window_open"),
-    func.coalesce(
-        select(_USERS.c.is_active).where(_USERS.c.id == _value("nominee_id")).scalar_subquery(), false()
-    ).label("nominee_active"),
+    func.coalesce(_NOMINEE_ROW.c.is_active, false()).label("nominee_active"),
     (_value("nominee_id") != _value("nominator_id")).label("not_self"),
     _CYCLE.c.status,
     _CYCLE.c.quota,
     case(
         (_CYCLE.c.quota.is_not(None), func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key"), 0)))
     ).label("locked"),
-).cte("checks")
+    _CYCLE.c.name.label("cycle_name"),
+    _NOMINEE_ROW.c.display_name.label("nominee_name"),
+    _NOMINEE_ROW.c.team_name.label("nominee_team_name"),
+    _NOMINEE_ROW.c.team_manager_id,
+).select_from(_CYCLE.outerjoin(_NOMINEE_ROW, true())).cte("checks")
+_NAMES = ("cycle_name", "nominee_name", "nominee_team_name", "team_manager_id")
 _PASSED = ("visible", "may_nominate", "published", "window_open", "nominee_active", "not_self")
 
 
@@ -308,7 +401,7 @@ _VALUES = select(*(_value(name) for name in _INSERTED))
 _NEW_UNLESS_QUOTA = _insert(_VALUES.where(*(_CHECKS.c[name] for name in _PASSED), _CHECKS.c.quota.is_(None)))
 _CHECK_AND_CREATE = _with_audit(
     _NEW_UNLESS_QUOTA,
-    select(*(_CHECKS.c[name] for name in (*_PASSED, "status", "quota", "locked"))).select_from(
+    select(*(_CHECKS.c[name] for name in (*_PASSED, "status", "quota", "locked", *_NAMES))).select_from(
         _CHECKS.outerjoin(_NEW_UNLESS_QUOTA, true())
     ),
 )
@@ -389,7 +482,8 @@ def create_nomination(
     row = _CHECK_AND_CREATE.execute(driver, params).fetchone()
     if row is None:  # 1. no such cycle
         raise NotFound(f"cycle {cycle_id} not found")
-    visible, may_nominate, published, window_open, nominee_active, not_self, status, quota, _, *stamps = row
+    visible, may_nominate, published, window_open, nominee_active, not_self, status, quota, _, *rest = row
+    cycle_name, nominee_name, nominee_team_name, team_manager_id, *stamps = rest
     if not visible:  # 1. (drafts: admins only)
         raise NotFound(f"cycle {cycle_id} not found")
     if not may_nominate:  # 2.
@@ -411,8 +505,15 @@ def create_nomination(
             raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
     if stamps[0] is None:  # 7. (no quota, or lost a race): nothing was written
         raise DuplicateNomination("you already nominated this person in this cycle")
-    # The row as a persistent ORM instance, without reloading it.
-    return adopt(session, Nomination, {**values, "created_at": stamps[0], "updated_at": stamps[1]})
+    # The row as a persistent ORM instance with its names, without reloading it.
+    names = {
+        "cycle_name": cycle_name,
+        "nominator_name": actor.display_name,
+        "nominee_name": nominee_name,
+        "nominee_team_name": nominee_team_name,
+        "approvals_count": 0 if approves(actor, team_manager_id) else None,  # the nominator is not the nominee
+    }
+    return adopt(session, Nomination, {**values, **names, "created_at": stamps[0], "updated_at": stamps[1]})
 
 
 # --------------------------------------------------------------------------- update, withdraw
@@ -494,16 +595,14 @@ def list_nominations(
     status: NominationStatus | str | None = None,
     nominee_id: uuid.UUID | None = None,
     nominator_id: uuid.UUID | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[Nomination]:
     """The cycle's nominations `actor` may see (`not_found` if the cycle is not
-    visible), optionally filtered, oldest first, keyset-paged by (created_at, id).
-    Visibility is one SQL filter."""
+    visible), with their names, optionally filtered, oldest first, keyset-paged
+    by (created_at, id). Visibility is one SQL filter."""
     cycle = get_cycle(session, actor, cycle_id)
-    stmt = select(Nomination).where(
-        Nomination.cycle_id == cycle.id, visible_clause(actor, cycle_status=cycle.status)
-    )
+    stmt = named(actor, Nomination.cycle_id == cycle.id, visible_clause(actor, cycle_status=cycle.status))
     if status is not None:
         stmt = stmt.where(Nomination.status == NominationStatus(status).value)
     if nominee_id is not None:
@@ -515,8 +614,123 @@ def list_nominations(
     )
 
 
+def my_nominations(
+    session: Session,
+    actor: User,
+    *,
+    cycle_id: uuid.UUID | None = None,
+    status: NominationStatus | str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Nomination]:
+    """The nominations `actor` made (`GET /me/nominations`), with their names,
+    newest first, keyset-paged by (created_at, id) descending; filters
+    `cycle_id` and `status`. The nominator always sees their own nominations
+    (a nominator is never the nominee), so no visibility filter is needed."""
+    stmt = named(actor, Nomination.nominator_id == actor.id)
+    if cycle_id is not None:
+        stmt = stmt.where(Nomination.cycle_id == cycle_id)
+    if status is not None:
+        stmt = stmt.where(Nomination.status == NominationStatus(status).value)
+    return keyset_page(
+        session, stmt, [desc(Nomination.created_at), desc(Nomination.id)], limit=limit, cursor=cursor
+    )
+
+
+# --------------------------------------------------------------------------- the approver's queue
+
+
+def _decidable(actor: User, now: datetime) -> list[ColumnElement[bool]]:
+    """The nominations `actor` may decide now, decided or not: not withdrawn,
+    in a published cycle whose approval window is open at `now`, `actor` an
+    approver of it, without a conflict of interest. Needs `Cycle` joined."""
+    return [
+        Nomination.status != NominationStatus.withdrawn.value,
+        Cycle.status == CycleStatus.published.value,
+        window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
+        approver_clause(actor),
+        Nomination.nominator_id != actor.id,
+        Nomination.nominee_id != actor.id,
+    ]
+
+
+def _decided_by(actor: User) -> ColumnElement[bool]:
+    return exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == actor.id)
+
+
+def approval_queue(
+    session: Session,
+    actor: User,
+    *,
+    cycle_id: uuid.UUID | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    clock: Clock,
+) -> Page[Nomination]:
+    """The approver's queue (DOMAIN.md; `GET /me/approvals`): the pending
+    nominations of published cycles whose approval window is open now, that
+    `actor` is an approver of, without a conflict of interest, and that
+    `actor` has not decided yet; optionally of one cycle. With their names.
+
+    Order: the cycle's `approval_closes_at` (soonest first), then fewest
+    decisions so far, then `created_at`, then id; keyset-paged on those four
+    keys. One statement: the decisions are counted by a lateral join
+    (`named`), which is also the page's sort key and `approvals_count`.
+    """
+    stmt = named(
+        actor,
+        *_decidable(actor, clock.now()),
+        Nomination.status == NominationStatus.pending.value,
+        ~_decided_by(actor),
+    )
+    if cycle_id is not None:
+        stmt = stmt.where(Nomination.cycle_id == cycle_id)
+    keys = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
+    return keyset_page(session, stmt, keys, limit=limit, cursor=cursor)
+
+
+@dataclass(frozen=True)
+class QueueProgress:
+    """How far `actor` is with what they may decide now: `decided` by them,
+    `waiting` in their queue (the web app's "12 of 45 decided" is
+    decided of decided + waiting)."""
+
+    decided: int
+    waiting: int
+
+    @property
+    def total(self) -> int:
+        return self.decided + self.waiting
+
+
+def queue_progress(
+    session: Session, actor: User, *, cycle_id: uuid.UUID | None = None, clock: Clock
+) -> QueueProgress:
+    """Counts for the queue's progress line, in one statement over the same
+    filter as `approval_queue`: `waiting` is the queue's length; `decided` the
+    not-withdrawn nominations of open approval windows that `actor` decided
+    (whatever their status became)."""
+    decided = _decided_by(actor)
+    stmt = (
+        select(
+            func.count().filter(decided),
+            func.count().filter(~decided, Nomination.status == NominationStatus.pending.value),
+        )
+        .select_from(Nomination)
+        .join(Cycle, Cycle.id == Nomination.cycle_id)
+        .where(*_decidable(actor, clock.now()))
+    )
+    if cycle_id is not None:
+        stmt = stmt.where(Nomination.cycle_id == cycle_id)
+    done, waiting = session.execute(stmt).one()
+    return QueueProgress(decided=done, waiting=waiting)
+
+
 __all__ = [
+    "QueueProgress",
+    "approval_queue",
     "approver_clause",
+    "approves",
     "can_see_nomination",
     "clean_justification",
     "create_nomination",
@@ -524,6 +738,11 @@ __all__ = [
     "is_approver",
     "list_nominations",
     "load_nomination",
+    "may_read_approvals",
+    "my_nominations",
+    "named",
+    "queue_progress",
+    "reads_approvals_clause",
     "update_nomination",
     "visible_clause",
     "withdraw_nomination",

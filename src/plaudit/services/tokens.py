@@ -19,9 +19,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from plaudit import paging
 from plaudit.errors import Forbidden, NotFound
 from plaudit.models import ApiToken, User
 from plaudit.models.enums import Role
@@ -67,6 +68,20 @@ def create_token(
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(secret), expires_at=expires_at)
     audit.add_and_record(session, actor, token, action="token.create", entity_type="token", fields=TOKEN_FIELDS)
     return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(
+    session: Session, actor: User | None, user: User, *, limit: int = paging.DEFAULT_LIMIT, cursor: str | None = None
+) -> paging.Page[ApiToken]:
+    """`user`'s tokens, revoked and expired ones too, newest first (created_at,
+    id descending), keyset-paged; secrets are never stored, so never shown.
+    Admins, the user themself, or the CLI; another non-admin is `forbidden`
+    (as for issuing: the user is visible to everyone)."""
+    if actor is not None and actor.role != Role.admin and actor.id != user.id:
+        raise Forbidden("only admins may list other users' tokens")
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id)
+    keys = [paging.desc(ApiToken.created_at), paging.desc(ApiToken.id)]
+    return paging.keyset_page(session, stmt, keys, limit=limit, cursor=cursor)
 
 
 def revoke_token(session: Session, actor: User | None, token_id: uuid.UUID, *, now: datetime) -> ApiToken:

@@ -33,6 +33,33 @@ def list_nominations(
     return page_of(found, schemas.Nomination)
 
 
+@router.get("/me/approvals")
+def my_approval_queue(
+    session: SessionDep, actor: CurrentUser, page: PageDep, clock: ClockDep, cycle_id: uuid.UUID | None = None
+) -> Page[schemas.Nomination]:
+    """The caller's queue: the nominations they may decide now and have not,
+    most in need of a decision first (soonest deadline, fewest decisions)."""
+    found = nominations.approval_queue(
+        session, actor, cycle_id=cycle_id, limit=page.limit, cursor=page.cursor, clock=clock
+    )
+    return page_of(found, schemas.Nomination)
+
+
+@router.get("/me/nominations")
+def my_nominations(
+    session: SessionDep,
+    actor: CurrentUser,
+    page: PageDep,
+    cycle_id: uuid.UUID | None = None,
+    status: NominationStatus | None = None,
+) -> Page[schemas.Nomination]:
+    """The nominations the caller made, newest first."""
+    found = nominations.my_nominations(
+        session, actor, cycle_id=cycle_id, status=status, limit=page.limit, cursor=page.cursor
+    )
+    return page_of(found, schemas.Nomination)
+
+
 @router.post("/cycles/{cycle_id}/nominations", status_code=status.HTTP_201_CREATED)
 def create_nomination(
     cycle_id: uuid.UUID, body: schemas.NominationCreate, session: SessionDep, actor: CurrentUser, clock: ClockDep

@@ -71,6 +71,14 @@ def create_token(
     return schemas.TokenCreated(**shown, token=issued.secret)
 
 
+@router.get("/users/{user_id}/tokens", tags=["tokens"])
+def list_tokens(user_id: uuid.UUID, session: SessionDep, actor: AdminOrTheUser, page: PageDep) -> Page[schemas.Token]:
+    """A user's tokens, newest first, without secrets (admins, or the user)."""
+    user = users.get_user(session, actor, user_id)
+    found = tokens.list_tokens(session, actor, user, limit=page.limit, cursor=page.cursor)
+    return page_of(found, schemas.Token)
+
+
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["tokens"])
 def revoke_token(token_id: uuid.UUID, session: SessionDep, actor: CurrentUser, clock: ClockDep) -> Response:
     """Revoke a token (admins, or the token's user). Repeating it is a 204 too."""
