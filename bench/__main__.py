@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import time
-import warnings
 
 BENCHMARKS = ("create", "finalize", "http", "import")
 
@@ -74,7 +73,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     args = parse_args(argv)
     from bench.common import bench_server
 

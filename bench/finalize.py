@@ -41,7 +41,8 @@ MEMORY_FLAT = 1.5
 
 def available() -> bool:
     try:
-        from plaudit.services.ranking import finalize_cycle, ranking_query  # noqa: F401
+        from plaudit.services.ranking import finalize_cycle  # noqa: F401
+        from plaudit.services.scoring import ranking_query  # noqa: F401
     except ImportError:
         return False
     return True
@@ -87,12 +88,23 @@ class Cpu:
         return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
 
 
-def time_select(engine, cycle_id) -> tuple[float, int]:
-    from plaudit.services.ranking import ranking_query
+def ranking_of(conn, cycle_id):
+    """The cycle's ranking statement, as finalize builds it."""
+    from sqlalchemy import select
 
+    from plaudit.models import Cycle
+    from plaudit.services.scoring import ranking_query, scoring_of
+
+    cycle = conn.execute(
+        select(Cycle.id, Cycle.award_slots, Cycle.score_normalization).where(Cycle.id == cycle_id)
+    ).one()
+    return ranking_query(scoring_of(conn, cycle))
+
+
+def time_select(engine, cycle_id) -> tuple[float, int]:
     with engine.connect() as conn:
         started = time.perf_counter()
-        rows = conn.execute(ranking_query(cycle_id)).all()
+        rows = conn.execute(ranking_of(conn, cycle_id)).all()
         elapsed = time.perf_counter() - started
         conn.rollback()
     return elapsed, len(rows)
@@ -101,11 +113,9 @@ def time_select(engine, cycle_id) -> tuple[float, int]:
 def time_server_only(engine, cycle_id) -> float:
     from sqlalchemy import func, select
 
-    from plaudit.services.ranking import ranking_query
-
     with engine.connect() as conn:
         started = time.perf_counter()
-        conn.execute(select(func.count()).select_from(ranking_query(cycle_id).subquery())).scalar_one()
+        conn.execute(select(func.count()).select_from(ranking_of(conn, cycle_id).subquery())).scalar_one()
         elapsed = time.perf_counter() - started
         conn.rollback()
     return elapsed
@@ -170,7 +180,7 @@ def run(
     if not available():
         return block(
             title,
-            ["plaudit.services.ranking.finalize / ranking_query not available yet"],
+            ["plaudit.services.ranking.finalize / scoring.ranking_query not available yet"],
             Outcome("B finalize", None, f"<= {TARGET}x bare SELECT", None, "no service"),
         )
     now = loaders.now_utc()

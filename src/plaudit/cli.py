@@ -5,14 +5,17 @@ audited with no actor (actor_id null), as the spec asks for command-line work.
 """
 
 import os
-from typing import Annotated
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
 from plaudit.clock import system_clock
 from plaudit.config import get_settings
-from plaudit.errors import DomainError, NotFound
+from plaudit.errors import DomainError, ImportInvalid, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
 
@@ -21,10 +24,16 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 results_app = typer.Typer(help="Cycle results.", no_args_is_help=True)
+cycles_app = typer.Typer(help="Cycles.", no_args_is_help=True)
+teams_app = typer.Typer(help="Teams.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(results_app, name="results")
+app.add_typer(cycles_app, name="cycles")
+app.add_typer(teams_app, name="teams")
+app.add_typer(import_app, name="import")
 
 
 def fail(error: DomainError) -> None:
@@ -32,14 +41,35 @@ def fail(error: DomainError) -> None:
     raise typer.Exit(1)
 
 
-def ensure_database() -> str:
+def ensure_database(*, migrated: bool = True) -> str:
     """DATABASE_URL, or the embedded server's URL (exported so that worker
-    processes and child commands share the same server)."""
+    processes and child commands share the same server).
+
+    With `migrated` (every command but `serve` and `db ...`), a database that
+    is not at the code's migration head stops the command with one line,
+    `error: not_migrated: run 'plaudit db upgrade'`, and exit status 1,
+    before anything fails on a missing table."""
+    from plaudit.db import migrate
     from plaudit.db.session import resolve_database_url
 
     url = resolve_database_url()
     os.environ["DATABASE_URL"] = url
+    if migrated and not migrate.is_at_head(url):
+        typer.echo("error: not_migrated: run 'plaudit db upgrade'", err=True)
+        raise typer.Exit(1)
     return url
+
+
+def where_data_lives(url: str) -> str:
+    """The database in words, never with its password: the embedded server's
+    data folder, or DATABASE_URL."""
+    from sqlalchemy import make_url
+
+    settings = get_settings()
+    if not settings.database_url:
+        return f"the embedded PostgreSQL in {settings.data_dir} (PLAUDIT_DATA_DIR)"
+    shown = make_url(url)._replace(password=None).render_as_string(hide_password=False)  # URL is a NamedTuple
+    return f"{shown} (DATABASE_URL)"
 
 
 @app.command()
@@ -60,8 +90,12 @@ def serve(
 
     from plaudit.db import migrate
 
-    url = ensure_database()
+    url = ensure_database(migrated=False)
     migrate.upgrade(url)
+    typer.echo(f"plaudit: data in {where_data_lives(url)}", err=True)
+    if _no_users():
+        typer.echo("plaudit: the database has no users yet; run 'plaudit demo' to seed a demo organisation "
+                   "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
     worker = None
@@ -104,7 +138,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to REVISION (default: head)."""
     from plaudit.db import migrate
 
-    migrate.upgrade(ensure_database(), revision)
+    migrate.upgrade(ensure_database(migrated=False), revision)
 
 
 @db_app.command("downgrade")
@@ -112,7 +146,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     """Migrate the database down to REVISION."""
     from plaudit.db import migrate
 
-    migrate.downgrade(ensure_database(), revision)
+    migrate.downgrade(ensure_database(migrated=False), revision)
 
 
 @db_app.command("current")
@@ -120,7 +154,7 @@ def db_current() -> None:
     """Show the database's current revision."""
     from plaudit.db import migrate
 
-    migrate.current(ensure_database())
+    migrate.current(ensure_database(migrated=False))
 
 
 @users_app.command("create")
@@ -293,9 +327,9 @@ def demo() -> None:
     from plaudit.services.passwords import issue_link
     from plaudit.services.tokens import create_token
 
-    ensure_database()
+    url = ensure_database()
     now = system_clock.now()
-    lines = []
+    lines = [f"Database: {where_data_lives(url)}"]
     try:
         with transaction() as session:
             if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is not None:
@@ -357,6 +391,128 @@ def _seed_demo(session, now) -> str:
         add_criterion(session, None, cycle.id, name=name, weight=weight, position=position)
     publish_cycle(session, None, cycle.id, now=now)
     return cycle.name
+
+
+def _no_users() -> bool:
+    from plaudit.db.session import transaction
+
+    with transaction() as session:
+        return session.scalar(select(User.id).limit(1)) is None
+
+
+@cycles_app.command("list")
+def cycles_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include archived cycles.")] = False,
+) -> None:
+    """List cycles, newest first: id, status, the two windows (UTC) and the name."""
+    from plaudit.db.session import transaction
+    from plaudit.services.cycles import list_cycles
+
+    ensure_database()
+    lines = []
+    with transaction() as session:
+        cursor = None
+        while True:
+            page = list_cycles(session, None, include_archived=all_, limit=200, cursor=cursor)
+            lines += [
+                f"{c.id}  {c.status:<9}  {_span(c.nomination_opens_at, c.nomination_closes_at)}  "
+                f"{_span(c.approval_opens_at, c.approval_closes_at)}  {c.name}"
+                for c in page.items
+            ]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    if lines:
+        typer.echo(f"{'id':<36}  {'status':<9}  {'nominations (UTC)':<33}  {'approvals (UTC)':<33}  name")
+        typer.echo("\n".join(lines))
+    else:
+        typer.echo("No cycles" + ("." if all_ else " (archived ones are listed with --all)."))
+
+
+def _span(opens, closes) -> str:
+    return f"{opens:%Y-%m-%d %H:%M} - {closes:%Y-%m-%d %H:%M}"
+
+
+@teams_app.command("create")
+def teams_create(
+    name: Annotated[str, typer.Argument(help="The team's name (unique in any case).")],
+    manager: Annotated[str | None, typer.Option(help="The manager's email (a manager or admin).")] = None,
+) -> None:
+    """Create a team; prints its id."""
+    from plaudit.db.session import transaction
+    from plaudit.services.teams import create_team
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            manager_id = None
+            if manager is not None:
+                manager_id = session.scalar(select(User.id).where(User.email == manager.strip().lower()))
+                if manager_id is None:
+                    raise NotFound(f"no user with email {manager}")
+            team_id = create_team(session, None, name=name, manager_id=manager_id).id
+    except DomainError as error:
+        fail(error)
+    typer.echo(str(team_id))
+
+
+@import_app.command("people")
+def import_people(
+    file: Annotated[Path, typer.Argument(help="HR's CSV export (UTF-8, header row).", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")] = False,
+    deactivate_missing: Annotated[
+        bool, typer.Option("--deactivate-missing", help="Deactivate active users absent from the file.")
+    ] = False,
+) -> None:
+    """Create and update users and teams from a CSV file, all or nothing
+    (columns: email, display_name, role, team, team_manager_email, active).
+
+    Prints the same JSON report as `POST /imports/people`. A bad file prints
+    `error: import_invalid: ...` and then every bad row as `line N, column C:
+    reason` on stderr, changes nothing, and exits 1. On a terminal a progress
+    bar shows the reading, checking and writing."""
+    from plaudit.db.session import transaction
+    from plaudit.services import imports
+
+    ensure_database()
+    data = file.read_bytes()
+    try:
+        with _progress_bar() as progress, transaction() as session:
+            report = imports.import_people(session, None, data, dry_run=dry_run,
+                                           deactivate_missing=deactivate_missing,
+                                           now=system_clock.now(), progress=progress)
+    except ImportInvalid as error:
+        typer.echo(f"error: {error.code}: {error.message}", err=True)
+        for bad in error.errors or []:
+            where = f"line {bad['line']}" if bad["line"] is not None else "the file"
+            typer.echo(f"  {where}" + (f", column {bad['column']}" if bad["column"] else "") + f": {bad['msg']}",
+                       err=True)
+        raise typer.Exit(1) from None
+    except DomainError as error:
+        fail(error)
+    typer.echo(report.model_dump_json(indent=2))
+
+
+@contextmanager
+def _progress_bar():
+    """A `progress(stage, done, total)` callback drawing a Rich progress bar
+    when stdout is a terminal (removed when done), else None."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    stages = {"parse": "Reading the file", "check": "Checking", "apply": "Writing"}
+    with Progress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stages.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
 
 
 def _team_id(session, team: str):

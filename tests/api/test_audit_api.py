@@ -49,8 +49,9 @@ def test_entries_have_the_documented_shape_and_come_newest_first(session, client
     body = get(client, headers)
     assert [i["id"] for i in body["items"][:2]] == [str(second.id), str(first.id)]
     entry = body["items"][1]
-    assert set(entry) == {"id", "occurred_at", "actor_id", "action", "entity_type", "entity_id", "payload",
-                          "request_id"}
+    assert set(entry) == {"id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+                          "payload", "request_id"}
+    assert entry["actor_name"] == admin.display_name and body["items"][0]["actor_name"] is None
     assert (entry["actor_id"], entry["request_id"], entry["payload"]) == (str(admin.id), "req-1", {"after": {"n": 1}})
 
 

@@ -37,6 +37,8 @@ def org(session):
          plus a second nomination (Q5, S5)            -> Q (4.5+5)/2 = 4.75, S (3.5+5)/2 = 4.25
          score 0.6*4.75 + 0.4*4.25 = 2.85 + 1.70 = 4.55
     Ben: (Q3, S3) -> 3.0
+    Spread (admins): Ada's approval scores 0.6*5+0.4*4 = 4.6, 0.6*4+0.4*3 = 3.6, 0.6*5+0.4*5 = 5.0
+    -> 5.0 - 3.6 = 1.4; Ben has one approval -> 0. Tie break: Ben is below Ada by score.
     """
     admin = make_user(session, role="admin", display_name="Admin")
     manager = make_user(session, role="manager")
@@ -79,7 +81,7 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
                 "score": "4.550000",
                 "approved_nominations": 2,
                 "is_winner": True,
-                "spread": None,
+                "spread": "1.400000",
                 "tie_break": None,
                 "criteria": [
                     {"criterion_id": str(org["q"].id), "name": "Quality", "weight": "0.6000", "mean": "4.750000"},
@@ -94,8 +96,8 @@ def test_finalize_returns_full_results_and_writes_one_audit_row_with_request_id(
                 "score": "3.000000",
                 "approved_nominations": 1,
                 "is_winner": False,
-                "spread": None,
-                "tie_break": None,
+                "spread": "0.000000",
+                "tie_break": "score",
                 "criteria": [
                     {"criterion_id": str(org["q"].id), "name": "Quality", "weight": "0.6000", "mean": "3.000000"},
                     {"criterion_id": str(org["s"].id), "name": "Spirit", "weight": "0.4000", "mean": "3.000000"},
@@ -177,7 +179,8 @@ def test_non_admins_see_winners_only_admins_everything(client, org):
     full = client.post(f"/cycles/{cycle.id}/finalize", headers=tokens["admin"]).json()
     employee_view = client.get(f"/cycles/{cycle.id}/results", headers=tokens["employee"]).json()
     assert [i["nominee_name"] for i in employee_view["items"]] == ["Ada"]
-    assert employee_view["items"][0] == full["items"][0]
+    assert employee_view["items"][0] == {**full["items"][0], "spread": None, "tie_break": None}
+    assert full["items"][0]["spread"] == "1.400000"
     assert client.get(f"/cycles/{cycle.id}/results", headers=tokens["admin"]).json() == full
 
 
@@ -394,5 +397,9 @@ def test_streamed_results_body_is_the_results_schema_exactly(client, session, or
     assert finalized.json() == expected
     assert client.get(f"/cycles/{cycle.id}/results", headers=tokens["admin"]).json() == expected
     winners = client.get(f"/cycles/{cycle.id}/results", headers=tokens["employee"]).json()
-    assert winners == {**expected, "items": [i for i in expected["items"] if i["is_winner"]]}
+    assert winners == {
+        **expected,
+        "items": [{**i, "spread": None, "tie_break": None} for i in expected["items"] if i["is_winner"]],
+    }
+    assert winners == json.loads(ranking.get_results(session, org["employee"], cycle.id).model_dump_json())
     assert [i["nominee_name"] for i in expected["items"]] == ["Ada", 'Ben "the \\ Builder" Ünal']

@@ -50,7 +50,9 @@ RESULT_ITEM_KEYS = {
 }
 RESULT_CRITERION_KEYS = {"criterion_id", "name", "weight", "mean"}
 AWARD_KEYS = {"cycle_id", "cycle_name", "finalized_at", "rank", "score", "approved_nominations", "is_winner"}
-AUDIT_KEYS = {"id", "occurred_at", "actor_id", "action", "entity_type", "entity_id", "payload", "request_id"}
+AUDIT_KEYS = {
+    "id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "payload", "request_id",
+}
 PAGE_KEYS = {"items", "next_cursor"}
 
 JUSTIFICATION = "Consistently excellent work on the platform team."

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from plaudit.errors import ApprovalsOpen, CycleState, Forbidden, NotFinalized, NotFound, ValidationFailed
 from plaudit.models import CycleResult
-from plaudit.services import ranking
+from plaudit.services import ranking, scoring
 from tests.conftest import NOW
 from tests.factories import (
     make_approval,
@@ -238,9 +238,11 @@ def test_ranking_query_is_one_select_with_team_and_criteria(session, clock):
     k = make_criterion(session, cycle, name="Only", weight="1")
     nominee = person(session, "Tia", team=team)
     make_rated_nomination(session, cycle, nominee, [{k: 3}, {k: 4}])
-    (row,) = session.execute(ranking.ranking_query(cycle.id)).mappings().all()
+    query = scoring.ranking_query(scoring.scoring_of(session, cycle))
+    (row,) = session.execute(query).mappings().all()
     assert row["nominee_id"] == nominee.id and row["team_id"] == team.id and row["rank"] == 1
     assert row["score"] == Decimal("3.500000") and row["is_winner"] is True
+    assert (row["spread"], row["tie_break"]) == (Decimal("1.000000"), None)  # approval scores 3 and 4
     assert row["criteria"] == [{"criterion_id": str(k.id), "name": "Only", "weight": "1.0000", "mean": "3.500000"}]
 
 

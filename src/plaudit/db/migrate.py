@@ -32,3 +32,19 @@ def downgrade(url: str | None, revision: str) -> None:
 
 def current(url: str | None = None) -> None:
     command.current(alembic_config(url), verbose=False)
+
+
+def is_at_head(url: str) -> bool:
+    """Whether the database's revision is the code's head (one connection, no migration)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Text, Uuid, func, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from plaudit.db.base import Base
 
@@ -18,6 +18,13 @@ class AuditLog(Base):
         Index("ix_audit_logs_actor_id_seq", "actor_id", "seq"),
         Index("ix_audit_logs_action_seq", "action", "seq"),
         Index("ix_audit_logs_occurred_at", "occurred_at"),
+        # An approval's rows carry their nomination's id: a nomination's whole
+        # story (`nomination_id` filter) without scanning the log.
+        Index(
+            "ix_audit_logs_payload_nomination_id",
+            text("(payload ->> 'nomination_id')"),
+            postgresql_where=text("(payload ->> 'nomination_id') IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(
@@ -32,3 +39,7 @@ class AuditLog(Base):
     entity_id: Mapped[uuid.UUID]
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(Text)
+
+    # The actor's display name (API.md "AuditEntry"): not a column, loaded by
+    # the reading query itself (`services.audit.list_audit_logs`).
+    actor_name: Mapped[str | None] = query_expression()

@@ -33,6 +33,7 @@ class Nomination(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_nominations_cycle_id_created_at_id", "cycle_id", "created_at", "id"),
         Index("ix_nominations_cycle_id_nominee_id", "cycle_id", "nominee_id"),
         Index("ix_nominations_nominee_id", "nominee_id"),
+        Index("ix_nominations_nominator_id_created_at_id", "nominator_id", "created_at", "id"),  # /me/nominations
     )
 
     cycle_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cycles.id"))

@@ -11,6 +11,7 @@ class AuditEntry(Out):
     id: uuid.UUID
     occurred_at: datetime
     actor_id: uuid.UUID | None
+    actor_name: str | None
     action: str
     entity_type: str
     entity_id: uuid.UUID

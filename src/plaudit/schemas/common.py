@@ -1,6 +1,6 @@
 """Shared schema pieces: strict request bodies, fixed-point decimals, pages."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -21,6 +21,20 @@ def _iso_text(value: Any) -> Any:
 
 # A time in a request: ISO 8601 text with an offset (a time without one is a 422).
 InputTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+def _date_as_its_start(value: Any) -> Any:
+    """A plain date (`2026-12-01`, exactly that shape) is its start, 00:00 UTC."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == value[7] == "-":
+        try:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        except ValueError:
+            raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 time with an offset") from None
+    return value
+
+
+# A time in a query that may also be a plain date, meaning that date's start in UTC (API.md, GET /audit-logs).
+InputTimeOrDate = Annotated[AwareDatetime, BeforeValidator(_iso_text), BeforeValidator(_date_as_its_start)]
 
 
 class StrictBody(BaseModel):

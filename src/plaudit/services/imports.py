@@ -577,7 +577,11 @@ def import_people(
         # Before reading: the plan must see the state it will change.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_SET_LOCK})
         session.execute(text("LOCK TABLE users, teams IN SHARE ROW EXCLUSIVE MODE"))
+    if progress is not None:
+        progress("check", 0, 1)
     planned = plan(session, actor, parsed, deactivate_missing=deactivate_missing, dry_run=dry_run)
+    if progress is not None:
+        progress("check", 1, 1)
     if not dry_run:
         apply(session, actor, planned, deactivate_missing=deactivate_missing, now=now, progress=progress)
     return planned.report

@@ -1,42 +1,9 @@
-"""Scoring, ranking preview, idempotent finalization, results, award history, export.
+"""Ranking preview, what-if, idempotent finalization, results, award history, export.
 
-The database does the arithmetic: `ranking_query` is one set-based SELECT,
-and finalization is one `INSERT INTO cycle_results ... SELECT` over it, so the
-Python side holds no per-nominee state whatever the cycle's size.
-
-Scoring (DOMAIN.md "Scoring and ranking"):
-
-- only `approved` nominations count, and only their `approve` approvals'
-  ratings;
-- `mean(n, c)` = mean of the ratings for criterion `c` over the approvals of `n`;
-- `criterion_mean(u, c)` = mean of `mean(n, c)` over the nominee's approved
-  nominations `N(u)`;
-- `score(u)` = `Σ_c weight(c) × criterion_mean(u, c)` (= the mean of `score(n)`);
-- `approved_nominations(u)` = `|N(u)|`.
-
-Exactness. PostgreSQL's `avg()` over numeric returns a value-dependent scale
-and every division of a repeating fraction is cut somewhere, so a score that
-is exactly `x.xxxxxx5` could come out as `x.xxxxxx4999…` and round the wrong
-way. The query therefore never divides until the very end: with `D` the least
-common multiple of every rating count `k(n, c)` in the cycle, each mean is an
-exact fraction `num / (D × |N(u)|)` where `num = Σ_n total(n, c) × D / k(n, c)`
-is an exact (4-place) numeric. The one division is the rounding itself,
-round half-up to 6 places done in integer arithmetic:
-`floor((2·10⁶·num + den) / (2·den)) / 10⁶` — the same value as
-`round(num / den, 6)` would give if `num / den` were exact. The score is
-rounded once from its exact value (not summed from rounded criterion means),
-and ranking compares the rounded score, as the spec requires.
-
-Decision — a criterion with no ratings for one of a nominee's approved
-nominations (impossible through the services: approving requires a rating for
-every criterion, and criteria are frozen once published) contributes nothing:
-that `mean(n, c)` counts as 0 in the sum while `|N(u)|` stays the divisor, so
-`score(u) = Σ weight × criterion_mean` still holds. Every criterion of the
-cycle appears in each breakdown (mean `"0.000000"` when it has no ratings).
-
-Ranking: competition rank ("1, 2, 2, 4") over score DESC, approved
-nominations DESC; within a rank, display name then id; winners are the
-nominees with `rank ≤ award_slots`, so a tie at the boundary wins together.
+The database does the arithmetic: the ranking is one set-based SELECT
+(`plaudit.services.scoring`, where the scoring rules and their exactness are
+written down), and finalization is one `INSERT INTO cycle_results ... SELECT`
+over it, so the Python side holds no per-nominee state whatever the cycle's size.
 """
 
 import csv
@@ -46,24 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Integer,
-    Numeric,
-    Text,
-    TextClause,
-    TextualSelect,
-    Uuid,
-    and_,
-    bindparam,
-    cast,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Text, Uuid, and_, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
@@ -75,6 +25,7 @@ from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle
 from plaudit.services.results_digest import inputs_digest
+from plaudit.services.scoring import ranking_query, scoring_of
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -91,119 +42,11 @@ CSV_COLUMNS = (
 )
 
 
-def _round6(num: str, den: str) -> str:
-    """SQL: `num / den` rounded half-up to 6 places, exactly (num ≥ 0, den > 0)."""
-    return f"(div(({num}) * 2000000 + ({den}), 2 * ({den})) * 0.000001)::numeric(18, 6)"
-
-
-RANKING_SQL = f"""
-WITH RECURSIVE
-crit AS (
-    SELECT c.id, c.name, c.weight, c.position
-    FROM criteria c
-    WHERE c.cycle_id = :cycle_id
-),
-noms AS (
-    SELECT n.id, n.nominee_id
-    FROM nominations n
-    WHERE n.cycle_id = :cycle_id AND n.status = 'approved'
-),
-per_nomination AS (
-    -- mean(n, c) = total / k over the approve approvals of n
-    SELECT n.nominee_id, r.criterion_id,
-           sum(r.value)::numeric AS total, count(*)::numeric AS k
-    FROM noms n
-    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
-    JOIN approval_ratings r ON r.approval_id = a.id
-    JOIN crit c ON c.id = r.criterion_id
-    GROUP BY n.id, n.nominee_id, r.criterion_id
-),
-ks AS (
-    SELECT d.k, row_number() OVER (ORDER BY d.k) AS i
-    FROM (SELECT DISTINCT k FROM per_nomination) d
-),
-lcm_fold (i, d) AS (
-    SELECT 0::bigint, 1::numeric
-    UNION ALL
-    SELECT ks.i, lcm(f.d, ks.k) FROM lcm_fold f JOIN ks ON ks.i = f.i + 1
-),
-common AS (
-    -- D: the least common multiple of every rating count in the cycle
-    SELECT f.d FROM lcm_fold f ORDER BY f.i DESC LIMIT 1
-),
-nominees AS (
-    SELECT n.nominee_id, count(*) AS approved_nominations, common.d AS d,
-           common.d * count(*) AS den
-    FROM noms n CROSS JOIN common
-    GROUP BY n.nominee_id, common.d
-),
-per_criterion AS (
-    -- criterion_mean(u, c) = num / den, exactly
-    SELECT u.nominee_id, u.den, c.id AS criterion_id, c.name, c.weight, c.position,
-           coalesce(sum(p.total * div(u.d, p.k)), 0) AS num
-    FROM nominees u
-    CROSS JOIN crit c
-    LEFT JOIN per_nomination p ON p.nominee_id = u.nominee_id AND p.criterion_id = c.id
-    GROUP BY u.nominee_id, u.den, u.d, c.id, c.name, c.weight, c.position
-),
-scored AS (
-    SELECT u.nominee_id, u.approved_nominations,
-           {_round6("coalesce(sum(pc.weight * pc.num), 0)", "u.den")} AS score,
-           coalesce(
-               jsonb_agg(
-                   jsonb_build_object(
-                       'criterion_id', pc.criterion_id,
-                       'name', pc.name,
-                       'weight', (pc.weight::numeric(5, 4))::text,
-                       'mean', ({_round6("pc.num", "pc.den")})::text
-                   )
-                   ORDER BY pc.position, pc.name, pc.criterion_id
-               ) FILTER (WHERE pc.criterion_id IS NOT NULL),
-               '[]'::jsonb
-           ) AS criteria
-    FROM nominees u
-    LEFT JOIN per_criterion pc ON pc.nominee_id = u.nominee_id
-    GROUP BY u.nominee_id, u.approved_nominations, u.den
-),
-ranked AS (
-    SELECT s.*, rank() OVER (ORDER BY s.score DESC, s.approved_nominations DESC) AS rank
-    FROM scored s
+# What a result row keeps of the ranking.
+RANKED_COLUMNS = (
+    "nominee_id", "nominee_name", "team_id", "rank", "score", "approved_nominations", "is_winner", "spread",
+    "tie_break", "criteria",
 )
-SELECT r.nominee_id,
-       usr.display_name AS nominee_name,
-       usr.team_id,
-       r.rank::integer AS rank,
-       r.score,
-       r.approved_nominations::integer AS approved_nominations,
-       r.rank <= cy.award_slots AS is_winner,
-       r.criteria
-FROM ranked r
-JOIN users usr ON usr.id = r.nominee_id
-JOIN cycles cy ON cy.id = :cycle_id
-ORDER BY r.rank, usr.display_name, r.nominee_id
-"""
-
-
-def ranking_query(cycle_id: uuid.UUID) -> TextualSelect:
-    """The cycle's live ranking as ONE SELECT, one row per nominee with at least
-    one approved nomination, in ranking order (rank, display name, id).
-
-    Columns: nominee_id, nominee_name (current display name), team_id (the
-    nominee's current team), rank, score (numeric, 6 places), approved_nominations,
-    is_winner, criteria (JSONB `[{criterion_id, name, weight: "0.2500",
-    mean: "4.000000"}]` in criterion order: position, name, id).
-    """
-    clause: TextClause = text(RANKING_SQL).bindparams(bindparam("cycle_id", cycle_id, type_=Uuid))
-    return clause.columns(
-        nominee_id=Uuid,
-        nominee_name=Text,
-        team_id=Uuid,
-        rank=Integer,
-        score=Numeric(18, 6),
-        approved_nominations=Integer,
-        is_winner=Boolean,
-        criteria=JSONB,
-    )
 
 
 def _item(row: Any) -> ResultItem:
@@ -222,7 +65,7 @@ def preview(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock:
     if cycle.status != CycleStatus.published:
         raise CycleState(f"only a published cycle has a preview; this one is {cycle.status}")
     _ranking_memory(session)
-    rows = session.execute(ranking_query(cycle.id)).all()
+    rows = session.execute(ranking_query(scoring_of(session, cycle))).all()
     return _results(session, cycle, [_item(r) for r in rows])
 
 
@@ -266,26 +109,11 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         )
 
     _ranking_memory(session)
-    ranking = ranking_query(cycle.id).subquery("ranking")
-    columns = [
-        "id", "cycle_id", "nominee_id", "nominee_name", "team_id", "rank", "score",
-        "approved_nominations", "is_winner", "criteria",
-    ]
+    ranking = ranking_query(scoring_of(session, cycle)).subquery("ranking")
     session.execute(
         insert(CycleResult).from_select(
-            columns,
-            select(
-                func.gen_random_uuid(),
-                literal(cycle.id, Uuid),
-                ranking.c.nominee_id,
-                ranking.c.nominee_name,
-                ranking.c.team_id,
-                ranking.c.rank,
-                ranking.c.score,
-                ranking.c.approved_nominations,
-                ranking.c.is_winner,
-                ranking.c.criteria,
-            ),
+            ["id", "cycle_id", *RANKED_COLUMNS],
+            select(func.gen_random_uuid(), literal(cycle.id, Uuid), *(ranking.c[name] for name in RANKED_COLUMNS)),
             include_defaults=False,
         )
     )
@@ -315,15 +143,18 @@ def stored_results(
     session: Session, cycle: Cycle, *, winners_only: bool = False, team_id: uuid.UUID | None = None
 ) -> Results:
     """The frozen results of a finalized or archived cycle, in ranking order
-    (rank, nominee name, nominee id). No access checks: callers do them."""
+    (rank, nominee name, nominee id). `winners_only` is the non-admin view:
+    the winners, without `spread` and `tie_break`. No access checks: callers do them."""
     stmt = select(CycleResult).where(CycleResult.cycle_id == cycle.id)
     if winners_only:
         stmt = stmt.where(CycleResult.is_winner)
     if team_id is not None:
         stmt = stmt.where(CycleResult.team_id == team_id)
     stmt = stmt.order_by(CycleResult.rank, CycleResult.nominee_name, CycleResult.nominee_id)
-    rows = session.scalars(stmt).all()
-    return _results(session, cycle, [_item(r) for r in rows])
+    items = [_item(r) for r in session.scalars(stmt).all()]
+    if winners_only:
+        items = [item.model_copy(update={"spread": None, "tie_break": None}) for item in items]
+    return _results(session, cycle, items)
 
 
 def _results(session: Session, cycle: Cycle, items: list[ResultItem]) -> Results:
@@ -358,7 +189,7 @@ def _ranking_memory(session: Session) -> None:
 def results_items_json(cycle_id: uuid.UUID, *, winners_only: bool = False, team_id: uuid.UUID | None = None):
     """SQL: each stored result row as the JSON text of a `ResultItem`, built by
     PostgreSQL (score already 6-place text, the breakdown stored as JSON), in
-    ranking order. Lets large results stream without a Python object per row."""
+    ranking order; `winners_only` as in `stored_results`. Lets large results stream without a Python object per row."""
     r = CycleResult
     stmt = select(
         func.json_build_object(
@@ -369,8 +200,8 @@ def results_items_json(cycle_id: uuid.UUID, *, winners_only: bool = False, team_
             "score", cast(r.score, Text),
             "approved_nominations", r.approved_nominations,
             "is_winner", r.is_winner,
-            "spread", None,
-            "tie_break", None,
+            "spread", null() if winners_only else cast(r.spread, Text),
+            "tie_break", null() if winners_only else r.tie_break,
             "criteria", r.criteria,
         ).cast(Text)
     ).where(r.cycle_id == cycle_id)

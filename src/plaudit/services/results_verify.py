@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from plaudit.errors import NotFinalized, NotFound
 from plaudit.models import Cycle, CycleResult
-from plaudit.services.ranking import FINISHED, ranking_query
+from plaudit.services.ranking import FINISHED
 from plaudit.services.results_digest import inputs_digest
+from plaudit.services.scoring import ranking_query, scoring_of
 
 # The result fields that follow from the inputs, causes before consequences
 # (a changed score is named rather than the rank it moved). `nominee_name`
 # and `team_id` are snapshots of the person at finalization (people are
 # renamed and move teams afterwards), so they are not compared.
-COMPARED = ("score", "approved_nominations", "criteria", "rank", "is_winner")
+COMPARED = ("score", "approved_nominations", "criteria", "spread", "rank", "is_winner", "tie_break")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def verify_results(session: Session, cycle_id: uuid.UUID, *, limit: int = 20) ->
         raise NotFound(f"cycle {cycle_id} not found")
     if cycle.status not in FINISHED:
         raise NotFinalized(f"cycle {cycle_id} is {cycle.status}; results exist once it is finalized")
-    live = ranking_query(cycle_id).subquery("live")
+    live = ranking_query(scoring_of(session, cycle)).subquery("live")
     stored = select(CycleResult).where(CycleResult.cycle_id == cycle_id).subquery("stored")
     differs = [live.c[f].is_distinct_from(stored.c[f]) for f in COMPARED]
     rows = session.execute(

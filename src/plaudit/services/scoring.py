@@ -1,0 +1,311 @@
+"""The ranking statement: one SELECT that scores, normalises and ranks a cycle.
+
+DOMAIN.md "Scoring and ranking". Only `approved` nominations count, and only
+their `approve` approvals' ratings. For approval `a` of nomination `n` and
+criterion `c` with rating `v(a, c)`:
+
+- `mean(n, c)` = Σ_a v(a, c) / k(n), `k(n)` the nomination's approve approvals;
+- `score(n)` = Σ_c weight(c) × mean(n, c);
+- `criterion_mean(u, c)` and `score(u)`: the means of those over the
+  nominee's approved nominations `N(u)`;
+- `approval_score(a)` = Σ_c weight(c) × v(a, c); `spread(u)` = the largest
+  minus the smallest over all of `u`'s counted approvals;
+- ranking: competition rank over (score DESC, approved nominations DESC);
+  listed by display name, then id within a rank; `tie_break` is what puts a
+  row below the row listed before it (`score`, `approved_nominations`, or
+  `name` when they share a rank; null for the first); winners have
+  `rank ≤ award_slots`, so a tie at the boundary wins together.
+
+Shape. The criteria become columns: one hash aggregate of the cycle's
+ratings by approval gives each approval's rating per criterion (`v0`,
+`v1`, ...) and its approval score `t`; one more by nomination sums them; one
+more by nominee gives every criterion mean, the score and the spread. That is
+the leanest shape that still keeps the per-criterion breakdown and the
+per-approval spread, so the statement is built for the cycle's number of
+criteria (and cached per count); the criteria's ids, names and weights are
+bound parameters. Every approve approval carries one rating per criterion of
+its cycle (the approval service refuses anything else, and criteria are
+frozen once a cycle is published), so `k(n)` is also each criterion's count.
+
+Exactness (normalisation `none`). Weights have 4 places, so `W = weight ×
+10⁴` is an integer and every approval score `t` is an integer. With `D` the
+least common multiple of every `k(n)` in the cycle, `score(u) = Σ_n t(n) ×
+(D / k(n)) / (10⁴ × D × |N(u)|)`: an exact integer over an exact integer.
+The one division is the rounding itself, half-up to 6 places in integer
+arithmetic (`floor((2·10⁶·num + den) / (2·den)) / 10⁶`), so a score that is
+exactly `x.xxxxxx5` never comes out as `x.xxxxxx4999…`. (PostgreSQL's
+`avg()` would also give value-dependent scales: two equal means could
+compare unequal.) Ranking compares the rounded score.
+
+Normalisation `zscore`: each approver's ratings are standardised per
+criterion over the cycle's counted ratings, `v' = μ(c) + σ(c) × (v − μ(a,c))
+/ σ(a,c)` (`μ(c)` when `σ(a,c) = 0`), with population deviations. Each
+approver's `σ(c) / σ(a,c)` is one `numeric` square root of an exact ratio of
+integers, taken at 20 decimal places; the normalised values then go through
+the same sums, and the score, means and spread are rounded half-up to 6
+places (an irrational value never lies exactly on a half).
+"""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Numeric,
+    Text,
+    TextualSelect,
+    Uuid,
+    bindparam,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from plaudit.models import Criterion
+from plaudit.models.enums import ScoreNormalization
+
+WEIGHT_SCALE = 10_000  # weights have 4 places
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """A criterion as a ranking uses it: the weight may be a what-if weight."""
+
+    id: uuid.UUID
+    name: str
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What a cycle's ranking is computed with: its criteria in display order
+    (position, name, id) with their weights, and the normalisation."""
+
+    cycle_id: uuid.UUID
+    award_slots: int
+    criteria: tuple[Weighted, ...]
+    normalization: ScoreNormalization = ScoreNormalization.none
+
+    def with_changes(
+        self, *, weights: dict[uuid.UUID, Decimal] | None = None, normalization: str | None = None
+    ) -> "Scoring":
+        """The same cycle scored with other weights (one per criterion, checked
+        by the caller) and/or another normalisation."""
+        criteria = self.criteria
+        if weights is not None:
+            criteria = tuple(Weighted(c.id, c.name, weights[c.id]) for c in criteria)
+        return Scoring(
+            self.cycle_id,
+            self.award_slots,
+            criteria,
+            ScoreNormalization(normalization) if normalization is not None else self.normalization,
+        )
+
+
+def scoring_of(connection: Any, cycle: Any) -> Scoring:
+    """The cycle's own scoring: its stored criteria and normalisation.
+    `connection` is a Session or Connection; `cycle` needs `id`,
+    `award_slots` and `score_normalization`."""
+    rows = connection.execute(
+        select(Criterion.id, Criterion.name, Criterion.weight)
+        .where(Criterion.cycle_id == cycle.id)
+        .order_by(Criterion.position, Criterion.name, Criterion.id)
+    ).all()
+    return Scoring(
+        cycle.id,
+        cycle.award_slots,
+        tuple(Weighted(*row) for row in rows),
+        ScoreNormalization(cycle.score_normalization),
+    )
+
+
+def _exact_round6(num: str, den: str) -> str:
+    """SQL: `num / den` rounded half-up to 6 places, exactly (integers, num ≥ 0, den > 0)."""
+    return f"(div(({num})::numeric * 2000000 + ({den}), 2 * ({den})) * 0.000001)::numeric(18, 6)"
+
+
+def _round6(num: str, den: str) -> str:
+    """SQL: `num / den` (numerics carrying 20 places) rounded half-up to 6 places."""
+    return f"(floor(({num}) * 1000000 / ({den}) + 0.5) * 0.000001)::numeric(18, 6)"
+
+
+def _each(template: str, count: int) -> list[str]:
+    return [template.format(i=i) for i in range(count)]
+
+
+def _cols(head: str, template: str, count: int) -> str:
+    """`head`, then `template` once per criterion index."""
+    return ", ".join([head, *_each(template, count)])
+
+
+def _sum(terms: list[str]) -> str:
+    return " + ".join(terms) or "0"
+
+
+@lru_cache(maxsize=64)
+def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
+    """The ranking statement for a cycle with `count` criteria.
+
+    Parameters: `cycle_id`, `award_slots`; per criterion `i` (display order):
+    `c{i}` (id), `w{i}` (weight × 10⁴, an integer), `name{i}`, `weight{i}`
+    (text, 4 places).
+    """
+    zscore = normalization == ScoreNormalization.zscore
+    rounding = _round6 if zscore else _exact_round6
+    weighted = _sum(_each(":w{i} * p.v{i}", count))
+    criteria = ", ".join(
+        f"jsonb_build_object('criterion_id', :c{i}, 'name', :name{i},"
+        f" 'weight', :weight{i}, 'mean', ({rounding(f'u.m{i}', 'u.den')})::text)"
+        for i in range(count)
+    )
+    if zscore:
+        valued = _ZSCORE.format(
+            per_approver=_cols("p.approver_id", "count(p.r{i}) AS m{i}, sum(p.r{i}) AS s{i}, "
+                               "sum(p.r{i} * p.r{i}) AS q{i}", count),
+            overall=_cols("1 AS one", "sum(b.m{i}) AS m{i}, sum(b.s{i}) AS s{i}, sum(b.q{i}) AS q{i}", count),
+            factors=_cols("b.approver_id", _FACTORS, count),
+            values=_cols("p.nominee_id, p.nomination_id", "f.alpha{i} + f.beta{i} * p.r{i} AS v{i}", count),
+        )
+    else:
+        valued = f"""valued AS (
+    SELECT {_cols("p.nominee_id, p.nomination_id", "p.r{i} AS v{i}", count)}
+    FROM rated p
+),"""
+    return f"""
+WITH RECURSIVE
+rated AS {"MATERIALIZED " if zscore else ""}(
+    -- one row per counted approval, its rating for criterion i as column r{{i}}
+    SELECT {_cols("n.nominee_id, n.id AS nomination_id, a.approver_id", _PIVOT, count)}
+    FROM nominations n
+    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
+    JOIN approval_ratings r ON r.approval_id = a.id
+    WHERE n.cycle_id = :cycle_id AND n.status = 'approved'
+    GROUP BY a.id, n.id
+),
+{valued}
+per_nomination AS MATERIALIZED (
+    SELECT {_cols("p.nominee_id, count(*) AS k", "sum(p.v{i}) AS s{i}", count)},
+           max({weighted}) AS t_max, min({weighted}) AS t_min
+    FROM valued p
+    GROUP BY p.nominee_id, p.nomination_id
+),
+counts AS (
+    SELECT d.k, row_number() OVER (ORDER BY d.k) AS i
+    FROM (SELECT DISTINCT k FROM per_nomination) d
+),
+lcm_fold (i, d) AS (
+    SELECT 0::bigint, 1::bigint
+    UNION ALL
+    SELECT c.i, lcm(f.d, c.k) FROM lcm_fold f JOIN counts c ON c.i = f.i + 1
+),
+common AS (
+    -- D: the least common multiple of every k(n) in the cycle
+    SELECT f.d FROM lcm_fold f ORDER BY f.i DESC LIMIT 1
+),
+per_nominee AS (
+    -- criterion_mean(u, c{{i}}) = m{{i}} / den exactly, den = D × |N(u)|; spread × 10⁴
+    SELECT {_cols("p.nominee_id, count(*) AS approved_nominations, common.d * count(*) AS den, "
+                  "max(p.t_max) - min(p.t_min) AS spread", "sum(p.s{i} * (common.d / p.k)) AS m{i}", count)}
+    FROM per_nomination p CROSS JOIN common
+    GROUP BY p.nominee_id, common.d
+),
+scored AS (
+    SELECT u.nominee_id, usr.display_name, usr.team_id, u.approved_nominations,
+           {rounding(_sum(_each(":w{i} * u.m{i}", count)), f"{WEIGHT_SCALE} * u.den")} AS score,
+           {rounding("u.spread", str(WEIGHT_SCALE))} AS spread,
+           jsonb_build_array({criteria}) AS criteria
+    FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id
+),
+ranked AS (
+    SELECT s.*, rank() OVER (ORDER BY s.score DESC, s.approved_nominations DESC) AS rank
+    FROM scored s
+)
+SELECT r.nominee_id, r.display_name AS nominee_name, r.team_id, r.rank::integer AS rank, r.score,
+       r.approved_nominations::integer AS approved_nominations, r.rank <= :award_slots AS is_winner,
+       r.spread,
+       CASE WHEN lag(r.rank) OVER listed IS NULL THEN NULL
+            WHEN r.score < lag(r.score) OVER listed THEN 'score'
+            WHEN r.approved_nominations < lag(r.approved_nominations) OVER listed THEN 'approved_nominations'
+            ELSE 'name' END AS tie_break,
+       r.criteria
+FROM ranked r
+WINDOW listed AS (ORDER BY r.rank, r.display_name, r.nominee_id)
+ORDER BY r.rank, r.display_name, r.nominee_id
+"""
+
+
+_PIVOT = "max(r.value) FILTER (WHERE r.criterion_id = :c{i})::integer AS r{i}"
+
+# zscore: per approver a and criterion i, rating' = alpha{i} + beta{i} × rating, where
+# beta = σ(c) / σ(a,c) = (m / M) × sqrt((M·Q − S²) / (m·q − s²)) and alpha = μ(c) − beta × μ(a,c);
+# beta = 0 (rating' = μ(c)) when σ(a,c) = 0. Lower case: the approver's count, Σ, Σ²; upper: everyone's.
+_ZSCORE = """by_approver AS (
+    SELECT {per_approver}
+    FROM rated p
+    GROUP BY p.approver_id
+),
+overall AS (
+    SELECT {overall}
+    FROM by_approver b
+),
+factors AS (
+    SELECT {factors}
+    FROM by_approver b CROSS JOIN overall o
+),
+valued AS (
+    SELECT {values}
+    FROM rated p JOIN factors f ON f.approver_id = p.approver_id
+),"""
+_BETA = (
+    "CASE WHEN b.m{i} * b.q{i} = b.s{i} * b.s{i} THEN 0 ELSE"
+    " b.m{i}::numeric(1000, 20) / o.m{i}"
+    " * sqrt((o.m{i} * o.q{i} - o.s{i} * o.s{i})::numeric(1000, 20) / (b.m{i} * b.q{i} - b.s{i} * b.s{i}))"
+    " END"
+)
+_FACTORS = (
+    f"{_BETA} AS beta{{i}}, "
+    f"o.s{{i}}::numeric(1000, 20) / o.m{{i}} - ({_BETA}) * b.s{{i}}::numeric(1000, 20) / b.m{{i}} AS alpha{{i}}"
+)
+
+
+def ranking_query(scoring: Scoring) -> TextualSelect:
+    """The ranking as ONE SELECT, one row per nominee with at least one
+    approved nomination, in ranking order (rank, display name, id).
+
+    Columns: nominee_id, nominee_name (current display name), team_id (current
+    team), rank, score (numeric, 6 places), approved_nominations, is_winner,
+    spread (numeric, 6 places), tie_break, criteria (JSONB `[{criterion_id,
+    name, weight: "0.2500", mean: "4.000000"}]` in display order).
+    """
+    params: dict[str, Any] = {"cycle_id": scoring.cycle_id, "award_slots": scoring.award_slots}
+    binds = [bindparam("cycle_id", type_=Uuid), bindparam("award_slots", type_=Integer)]
+    for i, criterion in enumerate(scoring.criteria):
+        params |= {
+            f"c{i}": criterion.id,
+            f"w{i}": int(criterion.weight * WEIGHT_SCALE),
+            f"name{i}": criterion.name,
+            f"weight{i}": f"{criterion.weight:.4f}",
+        }
+        binds += [
+            bindparam(f"c{i}", type_=Uuid),
+            bindparam(f"w{i}", type_=Integer),
+            bindparam(f"name{i}", type_=Text),
+            bindparam(f"weight{i}", type_=Text),
+        ]
+    statement = text(ranking_sql(len(scoring.criteria), ScoreNormalization(scoring.normalization)))
+    return statement.bindparams(*binds).bindparams(**params).columns(
+        nominee_id=Uuid,
+        nominee_name=Text,
+        team_id=Uuid,
+        rank=Integer,
+        score=Numeric(18, 6),
+        approved_nominations=Integer,
+        is_winner=Boolean,
+        spread=Numeric(18, 6),
+        tie_break=Text,
+        criteria=JSONB,
+    )
