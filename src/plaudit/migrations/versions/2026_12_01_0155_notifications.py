@@ -7,7 +7,7 @@ prepared. Upgrading procrastinate to a version with schema changes means a
 new migration that runs its migration files between the two versions.
 
 Revision ID: 5b1e0c7a9d21
-Revises: f354e3645910
+Revises: cbf64ff4a0fc
 Create Date: 2026-12-01 01:55:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from procrastinate.schema import SchemaManager
 
 revision: str = '5b1e0c7a9d21'
-down_revision: str | None = 'f354e3645910'
+down_revision: str | None = 'cbf64ff4a0fc'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
