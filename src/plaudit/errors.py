@@ -98,4 +98,11 @@ class ImportInvalid(DomainError):
     code = "import_invalid"
 
 
+class DatabaseUnavailable(DomainError):
+    """The database cannot serve now: unreachable, or a lock or statement
+    timeout. The API turns the driver's errors into it (503, `Retry-After`)."""
+
+    code = "database_unavailable"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = tuple(DomainError.__subclasses__())

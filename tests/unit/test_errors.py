@@ -30,6 +30,7 @@ API_MD_TABLE = {
     "self_nomination": 422,
     "invalid_ratings": 422,
     "import_invalid": 422,
+    "database_unavailable": 503,
 }
 
 
