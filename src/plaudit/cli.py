@@ -24,6 +24,7 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 results_app = typer.Typer(help="Cycle results.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log's hash chain.", no_args_is_help=True)
 cycles_app = typer.Typer(help="Cycles.", no_args_is_help=True)
 teams_app = typer.Typer(help="Teams.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(results_app, name="results")
+app.add_typer(audit_app, name="audit")
 app.add_typer(cycles_app, name="cycles")
 app.add_typer(teams_app, name="teams")
 app.add_typer(import_app, name="import")
@@ -81,14 +83,18 @@ def serve(
         bool, typer.Option("--no-worker", help="Do not start a notification worker (run `plaudit worker` instead).")
     ] = False,
 ) -> None:
-    """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded PostgreSQL.
-    Also runs one notification worker (a child process) unless --no-worker."""
+    """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
+    PostgreSQL. This process also seals the audit log every
+    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
+    and runs one notification worker (a child process) unless --no-worker."""
     import subprocess
     import sys
 
     import uvicorn
 
     from plaudit.db import migrate
+    from plaudit.db.session import make_engine, make_sessionmaker
+    from plaudit.services.audit_chain import run_sealer
 
     url = ensure_database(migrated=False)
     migrate.upgrade(url)
@@ -98,6 +104,9 @@ def serve(
                    "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
+    interval = get_settings().seal_interval
+    if interval:
+        run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
     worker = None
     if not no_worker:
         command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
@@ -295,6 +304,35 @@ def _cycle_uuid(cycle_id: str):
         return uuid.UUID(cycle_id)
     except ValueError:
         raise NotFound(f"cycle {cycle_id} not found") from None
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal every audit row that can be sealed now (`plaudit serve` also seals
+    every few seconds); prints how many."""
+    from plaudit.db.session import default_engine, make_sessionmaker
+    from plaudit.services.audit_chain import seal_pending
+
+    ensure_database()
+    typer.echo(f"sealed {seal_pending(make_sessionmaker(default_engine()))} audit rows")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain. Exit 0 when every sealed row
+    matches (unsealed rows are counted), exit 1 naming the first row that
+    does not. The outcome is kept for the web app's audit page."""
+    from plaudit.db.session import transaction
+    from plaudit.services.audit_chain import describe, record_verification, verify
+
+    ensure_database()
+    with transaction() as session:
+        report = verify(session)
+    with transaction() as session:
+        record_verification(session, report, clock=system_clock)
+    typer.echo(describe(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # --- plaudit demo -------------------------------------------------------------

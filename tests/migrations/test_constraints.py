@@ -6,6 +6,7 @@ one violating write inside a SAVEPOINT and expects an IntegrityError naming
 the constraint.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -108,6 +109,18 @@ def _approval(session: Session, w: World, **fields: Any) -> None:
     _add(session, Approval(**values))
 
 
+def _seal(session: Session, w: World, **fields: Any):
+    """An audit_seals row (by default for a new audit row); returns its audit_id."""
+    if "audit_id" not in fields:
+        audit.record(session, actor_id=None, action="user.update", entity_type="user", entity_id=w.alice.id,
+                     after={"n": str(fields)})
+        fields["audit_id"] = session.scalar(text("SELECT id FROM audit_logs ORDER BY seq DESC LIMIT 1"))
+    values = {"position": 1, "hash": bytes(32), "horizon": 0, **fields}
+    _sql(session, "INSERT INTO audit_seals (position, audit_id, hash, horizon) VALUES (:position, :audit_id, :hash, "
+                  ":horizon)", **values)
+    return values["audit_id"]
+
+
 def _result(session: Session, w: World, **fields: Any) -> None:
     values = dict(cycle_id=w.cycle.id, nominee_id=w.bob.id, nominee_name="Bob", team_id=w.team.id, rank=1,
                   score=Decimal("4.000000"), approved_nominations=1, is_winner=True, criteria=[])
@@ -156,6 +169,10 @@ CASES: list[tuple[str, str, Violation]] = [
                  "VALUES (-1, 'user.create', 'user', gen_random_uuid(), '{}')")
          for _ in range(2)
      ]),
+    ("ck_audit_seals_position_positive", "seal-position-0", lambda s, w: _seal(s, w, position=0)),
+    ("ck_audit_seals_hash_length", "seal-hash-31-bytes", lambda s, w: _seal(s, w, hash=b"\x01" * 31)),
+    ("uq_audit_seals_audit_id", "a-row-sealed-twice",
+     lambda s, w: (_seal(s, w, position=1), _seal(s, w, position=2, audit_id=_seal(s, w, position=3)))),
     # cycles
     ("uq_cycles_lower_name", "duplicate-cycle-name-other-case", lambda s, w: _cycle(s, w, name="spring AWARDS")),
     ("ck_cycles_name_length", "cycle-name-empty", lambda s, w: _cycle(s, w, name="")),
@@ -349,7 +366,8 @@ def audit_row(session: Session, world: World) -> AuditLog:
     [
         ("UPDATE", "UPDATE audit_logs SET action = 'user.update' WHERE id = :id"),
         ("DELETE", "DELETE FROM audit_logs WHERE id = :id"),
-        ("TRUNCATE", "TRUNCATE audit_logs"),
+        # (audit_seals refers to it: TRUNCATE must take both, and both refuse.)
+        ("TRUNCATE", "TRUNCATE audit_logs, audit_seals"),
         # Truncating a table it refers to cascades to it: still refused.
         ("TRUNCATE", "TRUNCATE users CASCADE"),
     ],
@@ -358,9 +376,24 @@ def test_audit_log_refuses_changes(session: Session, audit_row: AuditLog, operat
     with pytest.raises(DBAPIError) as caught:
         with session.begin_nested():
             session.execute(text(sql), {"id": audit_row.id})
-    assert f"audit_logs is append-only: {operation} refused" in str(caught.value.orig)
+    assert re.search(f"audit_(logs|seals) is append-only: {operation} refused", str(caught.value.orig))
     session.expire_all()
     assert session.get(AuditLog, audit_row.id).action == "user.create"
+
+
+@pytest.mark.parametrize("table", ["audit_seals", "audit_verifications"])
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE", "TRUNCATE"])
+def test_the_chain_and_the_verifications_refuse_changes(session: Session, world: World, table: str, operation: str):
+    if table == "audit_seals":
+        _seal(session, world, position=10**9)
+    else:
+        _sql(session, "INSERT INTO audit_verifications (ok, sealed, unsealed) VALUES (true, 0, 0)")
+    sql = {"UPDATE": f"UPDATE {table} SET sealed_at = now()" if table == "audit_seals" else
+           f"UPDATE {table} SET ok = false", "DELETE": f"DELETE FROM {table}", "TRUNCATE": f"TRUNCATE {table}"}
+    with pytest.raises(DBAPIError) as caught:
+        with session.begin_nested():
+            session.execute(text(sql[operation]))
+    assert f"{table} is append-only: {operation} refused" in str(caught.value.orig)
 
 
 def test_audit_log_accepts_inserts(session: Session, audit_row: AuditLog):

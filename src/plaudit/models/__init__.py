@@ -1,7 +1,7 @@
 """All tables; importing this package registers every model on Base.metadata."""
 
 from plaudit.db.base import Base
-from plaudit.models.audit import AuditLog
+from plaudit.models.audit import AuditLog, AuditSeal, AuditVerification
 from plaudit.models.cycles import Criterion, Cycle
 from plaudit.models.nominations import Approval, ApprovalRating, Nomination
 from plaudit.models.notifications import Notification
@@ -14,6 +14,8 @@ __all__ = [
     "Approval",
     "ApprovalRating",
     "AuditLog",
+    "AuditSeal",
+    "AuditVerification",
     "Base",
     "Credential",
     "Criterion",

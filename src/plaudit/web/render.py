@@ -20,13 +20,18 @@ from plaudit.web import auth
 TZ_COOKIE = "plaudit_tz"
 
 
+def zone_named(name: str | None) -> ZoneInfo:
+    """The IANA zone `name`, or UTC when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def viewer_zone(request: Request) -> ZoneInfo:
     """The viewer's time zone as their browser reported it (a cookie our
     script sets), else UTC. Used for the values of time fields."""
-    try:
-        return ZoneInfo(request.cookies.get(TZ_COOKIE) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(request.cookies.get(TZ_COOKIE))
 
 
 def when(value: datetime | None) -> Markup:

@@ -1,5 +1,5 @@
 """The pages, one module per area; each has a `router`."""
 
-from plaudit.web.pages import home, profile, signin
+from plaudit.web.pages import audit, cycles, home, nominate, people, profile, results, signin
 
-ROUTERS = [signin.router, home.router, profile.router]
+ROUTERS = [module.router for module in (signin, home, profile, nominate, cycles, results, people, audit)]

@@ -7,8 +7,8 @@ prepared. Upgrading procrastinate to a version with schema changes means a
 new migration that runs its migration files between the two versions.
 
 Revision ID: 5b1e0c7a9d21
-Revises: cbf64ff4a0fc
-Create Date: 2026-12-01 01:55:00
+Revises: 9c4d2b7e6f10
+Create Date: 2026-12-01 02:05:00
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 from procrastinate.schema import SchemaManager
 
 revision: str = '5b1e0c7a9d21'
-down_revision: str | None = 'cbf64ff4a0fc'
+down_revision: str | None = '9c4d2b7e6f10'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
