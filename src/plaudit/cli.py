@@ -203,9 +203,7 @@ def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             secret = issue_link(session, None, user, now=system_clock.now())
     except DomainError as error:
         fail(error)
@@ -224,9 +222,7 @@ def tokens_create(
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             issued = create_token(session, None, user, name=name, now=system_clock.now())
             secret = issued.secret
     except DomainError as error:
@@ -483,11 +479,7 @@ def teams_create(
     ensure_database()
     try:
         with transaction() as session:
-            manager_id = None
-            if manager is not None:
-                manager_id = session.scalar(select(User.id).where(User.email == manager.strip().lower()))
-                if manager_id is None:
-                    raise NotFound(f"no user with email {manager}")
+            manager_id = _user_by_email(session, manager).id if manager is not None else None
             team_id = create_team(session, None, name=name, manager_id=manager_id).id
     except DomainError as error:
         fail(error)
@@ -551,6 +543,14 @@ def _progress_bar():
             bar.update(tasks[stage], completed=done, total=total)
 
         yield progress
+
+
+def _user_by_email(session, email: str) -> User:
+    """The user with this email (any case), or `not_found`."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
 
 
 def _team_id(session, team: str):

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from plaudit.models import Cycle, Nomination
-from tests.factories import make_criterion, make_cycle, make_nomination
+from tests.factories import make_criterion, make_cycle, make_nomination, make_team
 from tests.helpers import audit_rows, row_count
 
 ADMIN_PAGES = ["/app/cycles", "/app/cycles/new", "/app/people", "/app/people/import", "/app/audit"]
@@ -186,3 +186,72 @@ def test_audit_log_filters_and_names(browser, person, session):
     assert page.status_code == 200 and "cycle.create" in page.text and "name: Audited cycle" in page.text
     bad = browser.get("/app/audit?since=yesterday")
     assert bad.status_code == 422 and ("since", "must be a date") in _errors(bad)
+
+
+def test_approvals_queue_progress_and_save_and_next(browser, person, session):
+    manager = person("manager")
+    team = make_team(session, manager=manager)
+    alice, bob, carol = person(team=team), person(team=team), person(team=team)
+    cycle = make_cycle(session)
+    impact = make_criterion(session, cycle, name="Impact")
+    first = make_nomination(session, cycle, alice, bob)
+    second = make_nomination(session, cycle, alice, carol)
+    browser.sign_in(manager)
+    queue = browser.get("/app/approvals")
+    assert "0 of 2 decided" in queue.text
+    assert 'class="count">2<' in queue.text  # the header's count
+    page = f"/app/approvals/{first.id}"
+    decide = browser.get(page)
+    assert "<legend>Impact</legend>" in decide.text and first.justification in decide.text
+    missing = browser.post(page, {"decision": "approve"})
+    assert missing.status_code == 422 and (f"rating-{impact.id}", "Choose a rating for Impact") in _errors(missing)
+    reject = browser.post(page, {"decision": "reject", "comment": "  "})
+    assert reject.status_code == 422 and _errors(reject)[0][0] == "comment"
+    approved = browser.post(page, {"decision": "approve", f"rating-{impact.id}": "4"})
+    assert approved.headers["location"] == f"/app/approvals/{second.id}"  # save and next
+    assert "1 of 2 decided" in browser.get("/app/approvals").text
+    last = browser.post(f"/app/approvals/{second.id}", {"decision": "reject", "comment": "Not this time."})
+    assert last.headers["location"] == "/app/approvals"
+    session.expire_all()
+    assert (session.get(Nomination, first.id).status, session.get(Nomination, second.id).status) == (
+        "approved", "rejected")
+
+
+def test_approvals_of_a_nomination_the_viewer_may_not_see_is_404(browser, person, session):
+    cycle = make_cycle(session)
+    nomination = make_nomination(session, cycle, person(), person())
+    browser.sign_in(person("manager"))
+    assert browser.get(f"/app/approvals/{nomination.id}").status_code == 404
+    assert browser.post(f"/app/approvals/{nomination.id}", {"decision": "approve"},
+                        page="/app/approvals").status_code == 404
+
+
+def test_my_nominations_edit_and_withdraw(browser, person, session):
+    alice, bob = person(), person(display_name="Bob Withdrawn")
+    cycle = make_cycle(session)
+    nomination = make_nomination(session, cycle, alice, bob)
+    browser.sign_in(alice)
+    mine = browser.get("/app/my/nominations")
+    assert "Bob Withdrawn" in mine.text and cycle.name in mine.text
+    edit = f"/app/nominations/{nomination.id}/edit"
+    assert browser.post(edit, {"justification": "too short"}).status_code == 422
+    assert browser.post(edit, {"justification": "A better and longer reason."}).status_code == 303
+    withdrawn = browser.post(f"/app/nominations/{nomination.id}/withdraw", page="/app/my/nominations")
+    assert withdrawn.status_code == 303
+    session.expire_all()
+    assert session.get(Nomination, nomination.id).status == "withdrawn"
+    other = person()
+    browser.client.cookies.clear()
+    browser.sign_in(other)
+    assert browser.get(edit).status_code == 404
+
+
+def test_home_shows_open_cycles_nominations_and_the_queue(browser, person, session):
+    manager, alice = person("manager"), person()
+    cycle = make_cycle(session)
+    make_nomination(session, cycle, manager, alice)
+    browser.sign_in(manager)
+    home = browser.get("/app/")
+    assert cycle.name in home.text and "Nominate a colleague" in home.text and "days left" in home.text
+    assert "wait for your decision" in home.text or "waits for your decision" in home.text
+    assert alice.display_name in home.text

@@ -127,7 +127,7 @@ def current_user(request: Request, session: SessionDep, clock: ClockDep) -> User
     # What pages show of the viewer, copied: an error page may render after
     # the request's session has ended.
     request.state.user = Viewer(user.id, user.email, user.display_name, user.role, user.team_id)
-    request.state.header = header_for(session, user)
+    request.state.header = header_for(session, user, clock)
     return user
 
 

@@ -42,6 +42,18 @@ def when(value: datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%d %b %Y, %H:%M UTC"))
 
 
+def left(until: datetime, now: datetime) -> str:
+    """Time left until `until`, in words: "3 days left", "5 hours left"."""
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "closed"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} left"
+    return "less than a minute left"
+
+
 def weight(value: Decimal | str | None) -> str:
     return "" if value is None else f"{Decimal(value):.4f}"
 
@@ -58,7 +70,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(when=when, weight=weight, label=label)
+_env.filters.update(when=when, weight=weight, label=label, left=left)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,

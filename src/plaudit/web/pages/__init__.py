@@ -1,5 +1,17 @@
 """The pages, one module per area; each has a `router`."""
 
-from plaudit.web.pages import audit, cycles, home, nominate, people, profile, results, signin
+from plaudit.web.pages import (
+    approvals,
+    audit,
+    cycles,
+    home,
+    my_nominations,
+    nominate,
+    people,
+    profile,
+    results,
+    signin,
+)
 
-ROUTERS = [module.router for module in (signin, home, profile, nominate, cycles, results, people, audit)]
+ROUTERS = [module.router for module in (
+    signin, home, profile, nominate, my_nominations, approvals, cycles, results, people, audit)]
