@@ -21,12 +21,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from plaudit.api.app import create_app
+from plaudit.cli import app as cli_app
 from plaudit.clock import FixedClock
+from plaudit.config import get_settings
 from plaudit.db import migrate
 from plaudit.db.server import DatabaseServer
-from plaudit.db.session import make_engine
+from plaudit.db.session import default_engine, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 # The pinned "now" of every test that does not move it: a Thursday noon UTC.
@@ -119,3 +122,23 @@ def committed_db(server: DatabaseServer, template_db: str) -> Iterator[Engine]:
     finally:
         eng.dispose()
         server.drop_database(name)
+
+
+@pytest.fixture
+def cli(committed_db, monkeypatch, tmp_path):
+    """Run `plaudit ...` in-process (a `CliRunner` result) with DATABASE_URL
+    pointing at the committed database."""
+    url = committed_db.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PLAUDIT_DATA_DIR", str(tmp_path / "unused"))
+    get_settings.cache_clear()
+    default_engine.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli_app, list(args), env={"DATABASE_URL": url})
+
+    yield run
+    default_engine().dispose()
+    get_settings.cache_clear()
+    default_engine.cache_clear()

@@ -88,6 +88,10 @@ class SelfNomination(DomainError):
     code = "self_nomination"
 
 
+class IneligibleNominee(DomainError):
+    code = "ineligible_nominee"
+
+
 class InvalidRatings(DomainError):
     code = "invalid_ratings"
 
@@ -96,6 +100,13 @@ class ImportInvalid(DomainError):
     """A people import has bad rows; `errors` lists each as `{line, column, msg}`."""
 
     code = "import_invalid"
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot serve now: unreachable, or a lock or statement
+    timeout. The API turns the driver's errors into it (503, `Retry-After`)."""
+
+    code = "database_unavailable"
 
 
 ALL_ERRORS: tuple[type[DomainError], ...] = tuple(DomainError.__subclasses__())

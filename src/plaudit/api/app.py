@@ -32,7 +32,7 @@ def create_app(
     async def lifespan(app: FastAPI):
         owned = None
         if app.state.sessionmaker is None:
-            owned = make_engine()
+            owned = make_engine(serving=True)
             app.state.engine = owned
             app.state.sessionmaker = make_sessionmaker(owned)
         yield

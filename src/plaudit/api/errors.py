@@ -8,13 +8,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from plaudit.errors import DomainError
+from plaudit.errors import DatabaseUnavailable, DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_windows": 422,
     "invalid_nominee": 422,
     "self_nomination": 422,
+    "ineligible_nominee": 422,
     "invalid_ratings": 422,
     "import_invalid": 422,
     "internal_error": 500,
+    "database_unavailable": 503,
 }
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,6 +82,27 @@ def body_too_large(limit: int) -> JSONResponse:
         f"the request body is larger than {limit} bytes",
         errors=[{"loc": ["body"], "msg": f"at most {limit} bytes"}],
     )
+
+
+# How long a client should wait before retrying a 503 database_unavailable.
+RETRY_AFTER_SECONDS = 2
+
+# The database cannot serve the request now: unreachable, a connection lost,
+# no pooled connection free in time, or a lock or statement timeout
+# (psycopg's OperationalError covers 55P03 lock_not_available, 57014
+# query_canceled, deadlocks and lost connections). Raised through SQLAlchemy
+# or, on the driver paths (`plaudit.db.driver`), by psycopg itself.
+UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
+    psycopg.OperationalError, psycopg.InterfaceError,
+)
+
+
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable in request %s: %s", getattr(request.state, "request_id", "?"),
+                   getattr(exc, "orig", None) or exc)
+    return problem(DatabaseUnavailable.code, "the database is unavailable or busy; retry shortly",
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def internal_error() -> JSONResponse:
@@ -147,3 +172,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _on_data_error)  # type: ignore[arg-type]
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_unavailable)

@@ -41,8 +41,19 @@ POOL_SIZE = 40
 MAX_OVERFLOW = 10
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
+# The server's engine: a request that waits longer than this for a lock, or
+# runs a statement longer than that, is refused (503 database_unavailable)
+# instead of holding a thread and a connection that other requests need.
+# Set as connection options, so they cost no round trip per request; the
+# command line and migrations connect without them.
+LOCK_TIMEOUT = "1s"
+STATEMENT_TIMEOUT = "30s"
+CONNECT_TIMEOUT = 5  # seconds; an unreachable server is a 503 soon
+
+
+def make_engine(url: str | None = None, *, serving: bool = False, **kwargs) -> Engine:
     """An engine whose sessions run in UTC, so every timestamp read back is UTC.
+    `serving`: the HTTP server's, with the lock and statement timeouts.
 
     psycopg's automatic preparation is off: PostgreSQL plans each statement
     for its parameters. A prepared statement switches to a generic plan after
@@ -52,8 +63,12 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     """
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", MAX_OVERFLOW)
+    options = "-c timezone=UTC"
+    if serving:
+        options += f" -c lock_timeout={LOCK_TIMEOUT} -c statement_timeout={STATEMENT_TIMEOUT}"
     connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.setdefault("options", "-c timezone=UTC")
+    connect_args.setdefault("options", options)
+    connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
     connect_args.setdefault("prepare_threshold", None)
     return create_engine(normalize_url(url) if url else resolve_database_url(), **kwargs)
 

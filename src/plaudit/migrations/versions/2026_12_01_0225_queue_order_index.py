@@ -3,7 +3,7 @@
 page, instead of counting the decisions of every pending nomination.
 
 Revision ID: 896b859e6077
-Revises: cbf64ff4a0fc
+Revises: 5b1e0c7a9d21
 Create Date: 2026-12-01 01:49:08.275194
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '896b859e6077'
-down_revision: str | None = 'cbf64ff4a0fc'
+down_revision: str | None = '5b1e0c7a9d21'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
