@@ -79,10 +79,17 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not start a notification worker (run `plaudit worker` instead).")
+    ] = False,
 ) -> None:
     """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
     PostgreSQL. This process also seals the audit log every
-    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers)."""
+    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
+    and runs one notification worker (a child process) unless --no-worker."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from plaudit.db import migrate
@@ -100,15 +107,39 @@ def serve(
     interval = get_settings().seal_interval
     if interval:
         run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
-    uvicorn.run(
-        "plaudit.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http="plaudit.api.serving:NoDelayH11Protocol",
-        log_level="info",
-    )
+    worker = None
+    if not no_worker:
+        command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
+        worker = subprocess.Popen(command)
+    try:
+        uvicorn.run(
+            "plaudit.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http="plaudit.api.serving:NoDelayH11Protocol",
+            log_level="info",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
+    parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
+) -> None:
+    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    import asyncio
+    import logging
+
+    from plaudit.mail.jobs import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(ensure_database(), concurrency=concurrency, parent=parent))
 
 
 @db_app.command("upgrade")
@@ -191,9 +222,7 @@ def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             secret = issue_link(session, None, user, now=system_clock.now())
     except DomainError as error:
         fail(error)
@@ -212,9 +241,7 @@ def tokens_create(
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             issued = create_token(session, None, user, name=name, now=system_clock.now())
             secret = issued.secret
     except DomainError as error:
@@ -471,11 +498,7 @@ def teams_create(
     ensure_database()
     try:
         with transaction() as session:
-            manager_id = None
-            if manager is not None:
-                manager_id = session.scalar(select(User.id).where(User.email == manager.strip().lower()))
-                if manager_id is None:
-                    raise NotFound(f"no user with email {manager}")
+            manager_id = _user_by_email(session, manager).id if manager is not None else None
             team_id = create_team(session, None, name=name, manager_id=manager_id).id
     except DomainError as error:
         fail(error)
@@ -539,6 +562,14 @@ def _progress_bar():
             bar.update(tasks[stage], completed=done, total=total)
 
         yield progress
+
+
+def _user_by_email(session, email: str) -> User:
+    """The user with this email (any case), or `not_found`."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
 
 
 def _team_id(session, team: str):
