@@ -87,7 +87,7 @@ def _local(value: datetime | None, request: Request) -> str:
 
 def _editor_of(request: Request, cycle: Cycle | None, criteria: list[Criterion], now: datetime) -> Editor:
     if cycle is None:
-        start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        start = now.replace(second=0, microsecond=0)  # open as soon as it is published
         values: dict[str, Any] = {
             "name": "", "description": "", "rating_min": "1", "rating_max": "5", "required_approvals": "1",
             "award_slots": "3", "winner_cooldown_cycles": "0", "max_nominations_per_nominator": "",
