@@ -166,6 +166,25 @@ def db_current() -> None:
     migrate.current(ensure_database(migrated=False))
 
 
+@db_app.command("grant")
+def db_grant(role: Annotated[str, typer.Argument(help="The application's database role (not the owner).")]) -> None:
+    """Give ROLE exactly what `plaudit serve` and the workers need: INSERT and
+    SELECT only on the audit log, its chain and the results; run as the owner,
+    again after each upgrade."""
+    from plaudit.db.grants import grant
+    from plaudit.db.session import make_engine
+
+    engine = make_engine(ensure_database(migrated=False), pool_size=1)
+    try:
+        with engine.begin() as connection:
+            statements = grant(connection, role)
+    except DomainError as error:
+        fail(error)
+    finally:
+        engine.dispose()
+    typer.echo("\n".join(f"{s};" for s in statements))
+
+
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Login email (stored lower-case).")],
