@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("create", "finalize", "http", "import")
+BENCHMARKS = ("create", "finalize", "http", "import", "audit")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="teams (env BENCH_IMPORT_TEAMS, default 200)")
     g.add_argument("--import-repeats", type=int, default=_env_int("BENCH_IMPORT_REPEATS", 3),
                    help="repeats, each on fresh copies (env BENCH_IMPORT_REPEATS, default 3)")
+    g = p.add_argument_group("E. audit (the audit hash chain: sealing rate, verify)")
+    g.add_argument("--audit-rows", type=int, default=_env_int("BENCH_AUDIT_ROWS", 1_000_000),
+                   help="audit rows to seal and verify (env BENCH_AUDIT_ROWS, default 1000000)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "create":
             from bench import create_nomination
 
-            outcomes.append(
+            outcomes.extend(
                 create_nomination.run(
                     server,
                     nominations=args.creates,
@@ -128,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
             outcomes.append(people_import.run(
                 server, people=args.import_people, teams=args.import_teams, repeats=args.import_repeats))
+        elif name == "audit":
+            from bench import audit_chain
+
+            outcomes.append(audit_chain.run(server, rows=args.audit_rows))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s):")
     for o in outcomes:
