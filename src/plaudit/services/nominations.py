@@ -134,15 +134,21 @@ def _manages_nominee(user_id: uuid.UUID, nominee_id: ColumnElement[uuid.UUID] | 
     return exists().where(nominee.id == nominee_id, Team.id == nominee.team_id, Team.manager_id == user_id)
 
 
-def approver_clause(user: User) -> ColumnElement[bool]:
+def approver_clause(
+    user: User, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> ColumnElement[bool]:
     """SQL: `user` is an approver of the row's nomination (DOMAIN.md "Approver
     of a nomination": an active admin, or the active manager_id of the
-    nominee's team with role manager or admin). Correlates to `Nomination`."""
+    nominee's team with role manager or admin). Correlates to `Nomination`;
+    `team_manager_id`, where the statement already joins the nominee's team,
+    is its manager_id column (no subquery then)."""
     if not user.is_active:
         return false()
     if user.role == Role.admin:
         return true()
     if user.role == Role.manager:
+        if team_manager_id is not None:
+            return team_manager_id == user.id
         return _manages_nominee(user.id, Nomination.nominee_id)
     return false()
 
@@ -166,13 +172,16 @@ def is_approver(session: Session, user: User, nomination: Nomination) -> bool:
     return approves(user, manager_id)
 
 
-def reads_approvals_clause(actor: User | None) -> ColumnElement[bool]:
+def reads_approvals_clause(
+    actor: User | None, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> ColumnElement[bool]:
     """SQL: `actor` may read the row's approvals (and its `approvals_count`):
     an approver of it who is not its nominee (being the nominee wins over
-    every role). `actor` None is the command line."""
+    every role). `actor` None is the command line. `team_manager_id`: see
+    `approver_clause`."""
     if actor is None:
         return true()
-    return and_(approver_clause(actor), Nomination.nominee_id != actor.id)
+    return and_(approver_clause(actor, team_manager_id), Nomination.nominee_id != actor.id)
 
 
 def may_read_approvals(session: Session, actor: User | None, nomination: Nomination) -> bool:
@@ -231,7 +240,7 @@ def can_see_nomination(session: Session, actor: User | None, nomination: Nominat
 
 _NOMINATOR = aliased(User, name="nominator")
 _NOMINEE = aliased(User, name="nominee")
-_NOMINEE_TEAM = aliased(Team, name="nominee_team")
+NOMINEE_TEAM = aliased(Team, name="nominee_team")
 # The decisions recorded so far on the row's nomination (index-only on the
 # approvals' unique (nomination_id, approver_id) index).
 _DECISIONS = (
@@ -239,31 +248,34 @@ _DECISIONS = (
 )
 
 
-def named(actor: User | None, *where: ColumnElement[bool]) -> Select[tuple[Nomination]]:
+def named(
+    actor: User | None, *where: ColumnElement[bool], approvals_readable: bool = False
+) -> Select[tuple[Nomination]]:
     """SELECT the nominations matching `where`, each with the names beside its
     ids (API.md "Names beside ids": cycle, nominator, nominee, the nominee's
-    team) and `approvals_count` (null unless `actor` may read its approvals),
-    all joined in this one statement: no query per row.
+    team) and `approvals_count` (null unless `actor` may read its approvals;
+    `approvals_readable` when `where` already says they may), all joined in
+    this one statement: no query per row. `where` may refer to the joined
+    `Cycle` and to `NOMINEE_TEAM`.
 
     The statement reloads rows the session already holds, so the names are
     there also on a nomination read before. Visibility is the caller's filter.
     """
+    shown = true() if approvals_readable else reads_approvals_clause(actor, NOMINEE_TEAM.manager_id)
     return (
         select(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
         .join(_NOMINATOR, _NOMINATOR.id == Nomination.nominator_id)
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
-        .outerjoin(_NOMINEE_TEAM, _NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
         .join(_DECISIONS, true())
         .where(*where)
         .options(
             with_expression(Nomination.cycle_name, Cycle.name),
             with_expression(Nomination.nominator_name, _NOMINATOR.display_name),
             with_expression(Nomination.nominee_name, _NOMINEE.display_name),
-            with_expression(Nomination.nominee_team_name, _NOMINEE_TEAM.name),
-            with_expression(
-                Nomination.approvals_count, case((reads_approvals_clause(actor), _DECISIONS.c.n), else_=None)
-            ),
+            with_expression(Nomination.nominee_team_name, NOMINEE_TEAM.name),
+            with_expression(Nomination.approvals_count, case((shown, _DECISIONS.c.n), else_=None)),
         )
         .execution_options(populate_existing=True)
     )
@@ -674,18 +686,27 @@ def my_nominations(
 # --------------------------------------------------------------------------- the approver's queue
 
 
-def _decidable(actor: User, now: datetime) -> list[ColumnElement[bool]]:
-    """The nominations `actor` may decide now, decided or not: not withdrawn,
-    in a published cycle whose approval window is open at `now`, `actor` an
-    approver of it, without a conflict of interest. Needs `Cycle` joined."""
+def _decidable(
+    actor: User, now: datetime, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> list[ColumnElement[bool]]:
+    """The nominations `actor` may decide now, decided or not (the caller
+    chooses which statuses): in a published cycle whose approval window is
+    open at `now`, `actor` an approver of it, without a conflict of interest.
+    Needs `Cycle` joined; `team_manager_id`: see `approver_clause`."""
     return [
-        Nomination.status != NominationStatus.withdrawn.value,
-        Cycle.status == CycleStatus.published.value,
+        Cycle.status == _constant(CycleStatus.published.value),
         window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
-        approver_clause(actor),
+        approver_clause(actor, team_manager_id),
         Nomination.nominator_id != actor.id,
         Nomination.nominee_id != actor.id,
     ]
+
+
+def _constant(value: str) -> BindParameter[str]:
+    """A status the queue filters on, written into the SQL rather than bound:
+    the statement is prepared after a few runs (psycopg), and a generic plan
+    then still knows how many rows the status selects."""
+    return bindparam(None, value, type_=Text, literal_execute=True)
 
 
 def _decided_by(actor: User) -> ColumnElement[bool]:
@@ -713,9 +734,10 @@ def approval_queue(
     """
     stmt = named(
         actor,
-        *_decidable(actor, clock.now()),
-        Nomination.status == NominationStatus.pending.value,
+        *_decidable(actor, clock.now(), NOMINEE_TEAM.manager_id),
+        Nomination.status == _constant(NominationStatus.pending.value),
         ~_decided_by(actor),
+        approvals_readable=True,  # an approver without a conflict: not the nominee
     )
     if cycle_id is not None:
         stmt = stmt.where(Nomination.cycle_id == cycle_id)
@@ -752,7 +774,7 @@ def queue_progress(
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
-        .where(*_decidable(actor, clock.now()))
+        .where(*_decidable(actor, clock.now()), Nomination.status != NominationStatus.withdrawn.value)
     )
     if cycle_id is not None:
         stmt = stmt.where(Nomination.cycle_id == cycle_id)
