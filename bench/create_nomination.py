@@ -12,7 +12,7 @@ on the machine, table growth) hits both alike. A third side, for the record
 and not the target, runs the service in a cycle with a quota (never reached),
 whose create path takes the nominator's lock and counts before inserting: two
 round trips more. A fourth side runs the service while the audit sealer
-runs beside it, in its own process as under `plaudit serve`, sealing every
+runs beside it, in its own process as a worker would, sealing every
 `SEAL_INTERVAL` seconds (shorter than the production default, so that each
 round sees several sealings): its targets are >= 60 % of raw and within 5 %
 of the service without it. Each side's rate is its best round

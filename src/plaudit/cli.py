@@ -84,17 +84,14 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
-    PostgreSQL. This process also seals the audit log every
-    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
-    and runs one notification worker (a child process) unless --no-worker."""
+    PostgreSQL. Runs one worker (a child process: notification email,
+    reminders, sealing the audit log) unless --no-worker."""
     import subprocess
     import sys
 
     import uvicorn
 
     from plaudit.db import migrate
-    from plaudit.db.session import make_engine, make_sessionmaker
-    from plaudit.services.audit_chain import run_sealer
 
     url = ensure_database(migrated=False)
     migrate.upgrade(url)
@@ -104,9 +101,6 @@ def serve(
                    "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
-    interval = get_settings().seal_interval
-    if interval:
-        run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
     worker = None
     if not no_worker:
         command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
@@ -132,7 +126,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
     parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
 ) -> None:
-    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    """Deliver notification email, run reminders and seal the audit log (any number of workers, on any host)."""
     import asyncio
     import logging
 
@@ -323,8 +317,8 @@ def _cycle_uuid(cycle_id: str):
 
 @audit_app.command("seal")
 def audit_seal() -> None:
-    """Seal every audit row that can be sealed now (`plaudit serve` also seals
-    every few seconds); prints how many."""
+    """Seal every audit row that can be sealed now (workers also seal, every
+    2 seconds); prints how many."""
     from plaudit.db.session import default_engine, make_sessionmaker
     from plaudit.services.audit_chain import seal_pending
 
