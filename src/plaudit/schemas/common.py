@@ -37,6 +37,20 @@ def _date_as_its_start(value: Any) -> Any:
 InputTimeOrDate = Annotated[AwareDatetime, BeforeValidator(_iso_text), BeforeValidator(_date_as_its_start)]
 
 
+def _true_or_false(value: Any) -> Any:
+    """A boolean in a query string is `true` or `false`, nothing else: pydantic
+    alone would also read `yes`, `on`, `1` or `t`."""
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false")
+
+
+# A boolean query parameter (API.md, Text: booleans are booleans). In bodies, use `StrictBool`.
+QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
 class StrictBody(BaseModel):
     """Request bodies: unknown or server-owned fields are a validation error,
     and so is text PostgreSQL cannot store (a NUL character, or a lone UTF-16
