@@ -18,10 +18,7 @@ from sqlalchemy.orm import Session
 from plaudit.cli import where_data_lives
 from plaudit.config import get_settings
 from plaudit.models import AuditLog, Team, User
-from tests import test_cli_people
 from tests.live.conftest import plaudit_command
-
-cli = test_cli_people.cli  # the fixture: `plaudit ...` in-process against `committed_db`
 
 NOT_MIGRATED = "error: not_migrated: run 'plaudit db upgrade'\n"
 

@@ -4,40 +4,17 @@ run in-process against a really-committing database (`committed_db`)."""
 import re
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
-from plaudit.cli import DEMO_ADMIN, app
+from plaudit.cli import DEMO_ADMIN
 from plaudit.clock import system_clock
-from plaudit.config import get_settings
-from plaudit.db.session import default_engine
 from plaudit.models import ApiToken, AuditLog, Criterion, Cycle, Team, User
 from plaudit.services.auth import authenticate, hash_token
 from plaudit.services.cycles import approvals_open, nominations_open
 
 TOKEN = re.compile(r"plt_[A-Za-z0-9_-]{43}")
 SAMPLE = re.compile(r"^\s*(\w+)\s+(\S+@\S+)\s+(plt_\S+)$", re.MULTILINE)
-
-
-@pytest.fixture
-def cli(committed_db, monkeypatch, tmp_path):
-    """Run `plaudit ...` with DATABASE_URL pointing at the committed database."""
-    url = committed_db.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("PLAUDIT_DATA_DIR", str(tmp_path / "unused"))
-    get_settings.cache_clear()
-    default_engine.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(app, list(args), env={"DATABASE_URL": url})
-
-    yield run
-    default_engine().dispose()
-    get_settings.cache_clear()
-    default_engine.cache_clear()
 
 
 def test_users_create_prints_the_id_and_audits_without_actor(cli, committed_db):

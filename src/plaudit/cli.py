@@ -25,6 +25,7 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 results_app = typer.Typer(help="Cycle results.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log's hash chain.", no_args_is_help=True)
 cycles_app = typer.Typer(help="Cycles.", no_args_is_help=True)
 teams_app = typer.Typer(help="Teams.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk imports.", no_args_is_help=True)
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(results_app, name="results")
+app.add_typer(audit_app, name="audit")
 app.add_typer(cycles_app, name="cycles")
 app.add_typer(teams_app, name="teams")
 app.add_typer(import_app, name="import")
@@ -78,11 +80,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not start a notification worker (run `plaudit worker` instead).")
+    ] = False,
 ) -> None:
-    """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded PostgreSQL."""
+    """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
+    PostgreSQL. This process also seals the audit log every
+    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
+    and runs one notification worker (a child process) unless --no-worker."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from plaudit.db import migrate
+    from plaudit.db.session import make_engine, make_sessionmaker
+    from plaudit.services.audit_chain import run_sealer
 
     url = ensure_database(migrated=False)
     migrate.upgrade(url)
@@ -92,15 +105,42 @@ def serve(
                    "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
-    uvicorn.run(
-        "plaudit.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http="plaudit.api.serving:NoDelayH11Protocol",
-        log_level="info",
-    )
+    interval = get_settings().seal_interval
+    if interval:
+        run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
+    worker = None
+    if not no_worker:
+        command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
+        worker = subprocess.Popen(command)
+    try:
+        uvicorn.run(
+            "plaudit.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http="plaudit.api.serving:NoDelayH11Protocol",
+            log_level="info",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
+    parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
+) -> None:
+    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    import asyncio
+    import logging
+
+    from plaudit.mail.jobs import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(ensure_database(), concurrency=concurrency, parent=parent))
 
 
 @db_app.command("upgrade")
@@ -125,6 +165,25 @@ def db_current() -> None:
     from plaudit.db import migrate
 
     migrate.current(ensure_database(migrated=False))
+
+
+@db_app.command("grant")
+def db_grant(role: Annotated[str, typer.Argument(help="The application's database role (not the owner).")]) -> None:
+    """Give ROLE exactly what `plaudit serve` and the workers need: INSERT and
+    SELECT only on the audit log, its chain and the results; run as the owner,
+    again after each upgrade."""
+    from plaudit.db.grants import grant
+    from plaudit.db.session import make_engine
+
+    engine = make_engine(ensure_database(migrated=False), pool_size=1)
+    try:
+        with engine.begin() as connection:
+            statements = grant(connection, role)
+    except DomainError as error:
+        fail(error)
+    finally:
+        engine.dispose()
+    typer.echo("\n".join(f"{s};" for s in statements))
 
 
 @users_app.command("create")
@@ -164,9 +223,7 @@ def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             secret = issue_link(session, None, user, now=system_clock.now())
     except DomainError as error:
         fail(error)
@@ -205,9 +262,7 @@ def tokens_create(
     ensure_database()
     try:
         with transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
+            user = _user_by_email(session, email)
             issued = create_token(session, None, user, name=name, expires_at=expires_at, now=system_clock.now())
             secret = issued.secret
     except DomainError as error:
@@ -285,6 +340,35 @@ def _cycle_uuid(cycle_id: str):
         return uuid.UUID(cycle_id)
     except ValueError:
         raise NotFound(f"cycle {cycle_id} not found") from None
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal every audit row that can be sealed now (`plaudit serve` also seals
+    every few seconds); prints how many."""
+    from plaudit.db.session import default_engine, make_sessionmaker
+    from plaudit.services.audit_chain import seal_pending
+
+    ensure_database()
+    typer.echo(f"sealed {seal_pending(make_sessionmaker(default_engine()))} audit rows")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain. Exit 0 when every sealed row
+    matches (unsealed rows are counted), exit 1 naming the first row that
+    does not. The outcome is kept for the web app's audit page."""
+    from plaudit.db.session import transaction
+    from plaudit.services.audit_chain import describe, record_verification, verify
+
+    ensure_database()
+    with transaction() as session:
+        report = verify(session)
+    with transaction() as session:
+        record_verification(session, report, clock=system_clock)
+    typer.echo(describe(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # --- plaudit demo -------------------------------------------------------------
@@ -436,11 +520,7 @@ def teams_create(
     ensure_database()
     try:
         with transaction() as session:
-            manager_id = None
-            if manager is not None:
-                manager_id = session.scalar(select(User.id).where(User.email == manager.strip().lower()))
-                if manager_id is None:
-                    raise NotFound(f"no user with email {manager}")
+            manager_id = _user_by_email(session, manager).id if manager is not None else None
             team_id = create_team(session, None, name=name, manager_id=manager_id).id
     except DomainError as error:
         fail(error)
@@ -504,6 +584,14 @@ def _progress_bar():
             bar.update(tasks[stage], completed=done, total=total)
 
         yield progress
+
+
+def _user_by_email(session, email: str) -> User:
+    """The user with this email (any case), or `not_found`."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
 
 
 def _team_id(session, team: str):

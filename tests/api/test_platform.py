@@ -758,6 +758,7 @@ POST /nominations/{id}/withdraw
 PUT /nominations/{id}/approval
 GET /nominations/{id}/approvals
 GET /cycles/{id}/preview
+POST /cycles/{id}/preview
 GET /cycles/{id}/results
 GET /audit-logs
 POST /cycles/{id}/close-nominations

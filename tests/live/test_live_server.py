@@ -2,6 +2,7 @@
 processes, real commits. The race tests send simultaneous requests that land
 on both worker processes; the database must still let exactly one win."""
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -150,3 +151,26 @@ def test_simultaneous_team_creation_with_one_name_gives_one_team(live_server: Li
     responses = _all_at_once(live_server, live_server.admin_token,
                              [("/teams", {"name": name if i % 2 else name.upper()}) for i in range(CONCURRENCY)])
     assert _tally(responses) == {(201, None): 1, (409, "duplicate_name"): CONCURRENCY - 1}
+
+
+def test_the_server_seals_the_audit_log_on_its_own(live_server: LiveServer):
+    """`plaudit serve` seals every PLAUDIT_SEAL_INTERVAL (2 s) seconds: rows
+    written through the API are in the chain shortly after."""
+    import psycopg
+
+    from plaudit.db.session import normalize_url
+
+    with live_server.client(live_server.admin_token) as api:
+        assert api.post("/teams", json={"name": f"Sealed {uuid.uuid4().hex[:8]}"}).status_code == 201
+    url = normalize_url(live_server.database_url).replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + 20
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            unsealed = conn.execute(
+                "SELECT count(*) FROM audit_logs a"
+                " WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.audit_id = a.id)"
+            ).fetchone()[0]
+            if unsealed == 0:
+                break
+            assert time.monotonic() < deadline, f"{unsealed} rows still unsealed"
+            time.sleep(0.2)

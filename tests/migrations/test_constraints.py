@@ -6,6 +6,7 @@ one violating write inside a SAVEPOINT and expects an IntegrityError naming
 the constraint.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,7 @@ from plaudit.models import (
     Cycle,
     CycleResult,
     Nomination,
+    Notification,
     PasswordLink,
     Team,
     User,
@@ -107,6 +109,18 @@ def _approval(session: Session, w: World, **fields: Any) -> None:
     _add(session, Approval(**values))
 
 
+def _seal(session: Session, w: World, **fields: Any):
+    """An audit_seals row (by default for a new audit row); returns its audit_id."""
+    if "audit_id" not in fields:
+        audit.record(session, actor_id=None, action="user.update", entity_type="user", entity_id=w.alice.id,
+                     after={"n": str(fields)})
+        fields["audit_id"] = session.scalar(text("SELECT id FROM audit_logs ORDER BY seq DESC LIMIT 1"))
+    values = {"position": 1, "hash": bytes(32), "horizon": 0, **fields}
+    _sql(session, "INSERT INTO audit_seals (position, audit_id, hash, horizon) VALUES (:position, :audit_id, :hash, "
+                  ":horizon)", **values)
+    return values["audit_id"]
+
+
 def _result(session: Session, w: World, **fields: Any) -> None:
     values = dict(cycle_id=w.cycle.id, nominee_id=w.bob.id, nominee_name="Bob", team_id=w.team.id, rank=1,
                   score=Decimal("4.000000"), approved_nominations=1, is_winner=True, criteria=[])
@@ -118,6 +132,12 @@ def _token(session: Session, w: World, **fields: Any) -> None:
     values = dict(user_id=w.alice.id, name="laptop", token_hash=b"\x01" * 32)
     values.update(fields)
     _add(session, ApiToken(**values))
+
+
+def _notification(session: Session, w: World, **fields: Any) -> None:
+    values = dict(recipient_id=w.alice.id, kind="cycle_published", subject_id=w.cycle.id, title="t", body="b",
+                  link="/app/", email_status="not_sent")
+    _add(session, Notification(**{**values, **fields}))
 
 
 Violation = Callable[[Session, World], None]
@@ -149,6 +169,10 @@ CASES: list[tuple[str, str, Violation]] = [
                  "VALUES (-1, 'user.create', 'user', gen_random_uuid(), '{}')")
          for _ in range(2)
      ]),
+    ("ck_audit_seals_position_positive", "seal-position-0", lambda s, w: _seal(s, w, position=0)),
+    ("ck_audit_seals_hash_length", "seal-hash-31-bytes", lambda s, w: _seal(s, w, hash=b"\x01" * 31)),
+    ("uq_audit_seals_audit_id", "a-row-sealed-twice",
+     lambda s, w: (_seal(s, w, position=1), _seal(s, w, position=2, audit_id=_seal(s, w, position=3)))),
     # cycles
     ("uq_cycles_lower_name", "duplicate-cycle-name-other-case", lambda s, w: _cycle(s, w, name="spring AWARDS")),
     ("ck_cycles_name_length", "cycle-name-empty", lambda s, w: _cycle(s, w, name="")),
@@ -229,6 +253,12 @@ CASES: list[tuple[str, str, Violation]] = [
     ("ck_cycle_results_approved_nominations_positive", "approved-nominations-0",
      lambda s, w: _result(s, w, approved_nominations=0)),
     ("ck_cycle_results_criteria_array", "criteria-not-an-array", lambda s, w: _result(s, w, criteria={"a": 1})),
+    # notifications
+    ("ck_notifications_kind", "kind-unknown", lambda s, w: _notification(s, w, kind="gossip")),
+    ("ck_notifications_email_status", "email-status-unknown", lambda s, w: _notification(s, w, email_status="lost")),
+    ("ck_notifications_attempts_non_negative", "attempts-negative", lambda s, w: _notification(s, w, attempts=-1)),
+    ("uq_notifications_event_recipient", "second-notification-of-the-event",
+     lambda s, w: (_notification(s, w), _notification(s, w))),
     ("ck_cycle_results_spread_non_negative", "spread-negative", lambda s, w: _result(s, w, spread=-1)),
     ("ck_cycle_results_tie_break", "tie-break-unknown", lambda s, w: _result(s, w, tie_break="coin")),
     # sign-in
@@ -336,7 +366,8 @@ def audit_row(session: Session, world: World) -> AuditLog:
     [
         ("UPDATE", "UPDATE audit_logs SET action = 'user.update' WHERE id = :id"),
         ("DELETE", "DELETE FROM audit_logs WHERE id = :id"),
-        ("TRUNCATE", "TRUNCATE audit_logs"),
+        # (audit_seals refers to it: TRUNCATE must take both, and both refuse.)
+        ("TRUNCATE", "TRUNCATE audit_logs, audit_seals"),
         # Truncating a table it refers to cascades to it: still refused.
         ("TRUNCATE", "TRUNCATE users CASCADE"),
     ],
@@ -345,9 +376,24 @@ def test_audit_log_refuses_changes(session: Session, audit_row: AuditLog, operat
     with pytest.raises(DBAPIError) as caught:
         with session.begin_nested():
             session.execute(text(sql), {"id": audit_row.id})
-    assert f"audit_logs is append-only: {operation} refused" in str(caught.value.orig)
+    assert re.search(f"audit_(logs|seals) is append-only: {operation} refused", str(caught.value.orig))
     session.expire_all()
     assert session.get(AuditLog, audit_row.id).action == "user.create"
+
+
+@pytest.mark.parametrize("table", ["audit_seals", "audit_verifications"])
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE", "TRUNCATE"])
+def test_the_chain_and_the_verifications_refuse_changes(session: Session, world: World, table: str, operation: str):
+    if table == "audit_seals":
+        _seal(session, world, position=10**9)
+    else:
+        _sql(session, "INSERT INTO audit_verifications (ok, sealed, unsealed) VALUES (true, 0, 0)")
+    sql = {"UPDATE": f"UPDATE {table} SET sealed_at = now()" if table == "audit_seals" else
+           f"UPDATE {table} SET ok = false", "DELETE": f"DELETE FROM {table}", "TRUNCATE": f"TRUNCATE {table}"}
+    with pytest.raises(DBAPIError) as caught:
+        with session.begin_nested():
+            session.execute(text(sql[operation]))
+    assert f"{table} is append-only: {operation} refused" in str(caught.value.orig)
 
 
 def test_audit_log_accepts_inserts(session: Session, audit_row: AuditLog):

@@ -363,3 +363,49 @@ def test_audit_rows_carry_the_request_id(session, admin):
     session.info["request_id"] = "req-import-1"
     run(session, admin, FILE)
     assert {r.request_id for r in audit_rows(session)} == {"req-import-1"}
+
+
+# --- concurrency ----------------------------------------------------------------
+
+
+def test_concurrent_imports_of_one_file_serialize_and_the_later_ones_change_nothing(committed_db):
+    """Four imports of the same new organisation at once, each in its own
+    committing transaction: one creates, the others wait for it and find
+    everything unchanged; no unique violation, one row per user and team."""
+    from tests.services.test_concurrency import arrange, count, race
+
+    ids = arrange(committed_db, lambda s: {"admin": make_user(s, role="admin").id})
+
+    def work(session, i):
+        actor = session.get(User, ids["admin"])
+        return import_people(session, actor, FILE.encode(), now=NOW).created
+
+    results = race(committed_db, 4, work)
+    assert sorted(results) == [("ok", 0), ("ok", 0), ("ok", 0), ("ok", 3)]
+    assert count(committed_db, select(func.count()).select_from(Team)) == 2
+    assert count(committed_db, select(func.count()).where(AuditLog.action == "user.create")) == 3
+    assert count(committed_db, select(func.count()).where(AuditLog.action == "people_import.apply")) == 4
+
+
+def test_a_user_update_racing_an_import_waits_and_keeps_the_last_admin(committed_db):
+    """An import demoting admin A (admin B stays) and a PATCH demoting B at
+    the same time: they serialize on the admin-set lock, so one of them is
+    refused and an active admin remains."""
+    from plaudit.errors import ValidationFailed
+    from plaudit.services.users import update_user
+    from tests.services.test_concurrency import arrange, count, race
+
+    ids = arrange(committed_db, lambda s: {
+        "a": make_user(s, email="a@example.org", display_name="A", role="admin").id,
+        "b": make_user(s, email="b@example.org", display_name="B", role="admin").id,
+    })
+
+    def work(session, i):
+        if i == 0:
+            return import_people(session, None, b"email,display_name,role\na@example.org,A,manager\n", now=NOW).updated
+        return update_user(session, None, ids["b"], role="manager").role
+
+    results = race(committed_db, 2, work)
+    assert sorted(r[0] for r in results) == ["error", "ok"]
+    assert {r[1] for r in results if r[0] == "error"} <= {ImportInvalid.code, ValidationFailed.code}
+    assert count(committed_db, select(func.count()).where(User.role == "admin", User.is_active)) == 1

@@ -5,12 +5,16 @@ are read through `ranking.preview` (published cycles, live) or `finalize`
 (stored), arranged straight in the tables (factories).
 """
 
+import uuid
 from decimal import Decimal
 
 import pytest
 
+from plaudit.errors import CycleState, Forbidden, WeightsInvalid
+from plaudit.schemas.results import Results
 from plaudit.services import ranking
 from tests.factories import make_approval, make_criterion, make_cycle, make_nomination, make_user
+from tests.helpers import audit_rows
 
 
 def closed_cycle(session, **fields):
@@ -224,3 +228,90 @@ def test_stored_results_keep_spread_and_tie_break(session, admin, clock, judges)
     assert [(i.nominee_name, i.spread, i.tie_break) for i in winners.items] == [
         ("Ann", None, None), ("Bob", None, None),
     ]
+
+
+# --- what-if -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_ways(session, judges):
+    """Impact 0.8, Team 0.2 (the cycle's weights). Ann (I5, T1), Bob (I1, T5).
+
+    as stored: Ann 0.8*5 + 0.2*1 = 4.2, Bob 0.8*1 + 0.2*5 = 1.8  -> Ann first
+    what-if Impact 0.2, Team 0.8: Ann 1.0 + 0.8 = 1.8, Bob 0.2 + 4.0 = 4.2 -> Bob first
+    """
+    cycle = closed_cycle(session, award_slots=1)
+    impact = make_criterion(session, cycle, name="Impact", weight="0.8000", position=0)
+    team = make_criterion(session, cycle, name="Team", weight="0.2000", position=1)
+    ann, bob = person(session, "Ann"), person(session, "Bob")
+    rated(session, cycle, ann, (judges[0], {impact: 5, team: 1}))
+    rated(session, cycle, bob, (judges[0], {impact: 1, team: 5}))
+    return cycle, impact, team
+
+
+def what_if(session, actor, cycle, **changes):
+    return Results.model_validate_json(ranking.what_if(session, actor, cycle.id, **changes))
+
+
+def test_what_if_weights_reverse_the_ranking_and_store_nothing(session, admin, clock, two_ways):
+    cycle, impact, team = two_ways
+    assert [(i.nominee_name, str(i.score)) for i in what_if(session, admin, cycle).items] == [
+        ("Ann", "4.200000"), ("Bob", "1.800000"),
+    ]
+    reversed_ = what_if(session, admin, cycle, weights={impact.id: Decimal("0.2"), team.id: Decimal("0.8")})
+    assert [(i.nominee_name, i.rank, str(i.score), i.is_winner) for i in reversed_.items] == [
+        ("Bob", 1, "4.200000", True), ("Ann", 2, "1.800000", False),
+    ]
+    assert [(c.name, str(c.weight)) for c in reversed_.items[0].criteria] == [("Impact", "0.2000"), ("Team", "0.8000")]
+    assert (reversed_.cycle_name, reversed_.finalized_at, reversed_.inputs_digest) == (cycle.name, None, None)
+    assert audit_rows(session) == []
+    session.refresh(impact)
+    assert impact.weight == Decimal("0.8000")
+
+
+def test_what_if_works_on_finalized_and_archived_cycles_not_drafts(session, admin, clock, two_ways):
+    cycle, impact, team = two_ways
+    ranking.finalize(session, admin, cycle.id, clock=clock)
+    weights = {impact.id: Decimal("0.2"), team.id: Decimal("0.8")}
+    assert [i.nominee_name for i in what_if(session, admin, cycle, weights=weights).items] == ["Bob", "Ann"]
+    assert [i.nominee_name for i in ranking.get_results(session, admin, cycle.id).items] == ["Ann", "Bob"]
+    cycle.status, cycle.archived_at = "archived", cycle.finalized_at
+    session.flush()
+    assert [i.nominee_name for i in what_if(session, admin, cycle, weights=weights).items] == ["Bob", "Ann"]
+    draft = make_cycle(session, status="draft")
+    with pytest.raises(CycleState):
+        ranking.what_if(session, admin, draft.id)
+    with pytest.raises(Forbidden):
+        ranking.what_if(session, person(session, "Manager"), cycle.id)
+
+
+def test_what_if_switches_the_normalisation(session, admin, clock, judges):
+    """The lenient/harsh cycle of the zscore test above, stored as `none`: a what-if
+    with zscore gives 4.618034 to Ann and Cid (see that test's arithmetic)."""
+    cycle = closed_cycle(session)
+    k = make_criterion(session, cycle, weight="1")
+    ann, cid = person(session, "Ann"), person(session, "Cid")
+    rated(session, cycle, ann, (judges[0], {k: 5}))
+    rated(session, cycle, person(session, "Bob"), (judges[0], {k: 4}))
+    rated(session, cycle, cid, (judges[1], {k: 3}))
+    rated(session, cycle, person(session, "Dan"), (judges[1], {k: 2}))
+    normalised = what_if(session, admin, cycle, normalization="zscore")
+    assert [(i.nominee_name, i.rank, str(i.score)) for i in normalised.items[:2]] == [
+        ("Ann", 1, "4.618034"), ("Cid", 1, "4.618034"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (lambda i, t: {i: Decimal("1")}, "no weight for Team"),
+        (lambda i, t: {i: Decimal("0.5"), t: Decimal("0.4")}, "weights sum to 0.9000, not 1"),
+        (lambda i, t: {i: Decimal("0.5"), t: Decimal("0.5"), uuid.uuid4(): Decimal("0.1")}, "not criteria of"),
+        (lambda i, t: {i: Decimal("1.1"), t: Decimal("-0.1")}, "is not between 0 and 1"),
+    ],
+)
+def test_what_if_weights_must_cover_every_criterion_and_sum_to_one(session, admin, two_ways, weights, message):
+    cycle, impact, team = two_ways
+    with pytest.raises(WeightsInvalid) as caught:
+        ranking.what_if(session, admin, cycle.id, weights=weights(impact.id, team.id))
+    assert message in caught.value.message

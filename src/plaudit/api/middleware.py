@@ -18,7 +18,7 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_BODY_BYTES = 1024 * 1024
 # Paths that take a file: a people import of 50,000 rows is about 4 MB, so
 # 32 MiB leaves room for long names and ~400,000 rows.
-MAX_BODY_BYTES_BY_PATH = {"/imports/people": 32 * 1024 * 1024}
+MAX_BODY_BYTES_BY_PATH = {"/imports/people": 32 * 1024 * 1024, "/app/people/import": 8 * 1024 * 1024}
 # A NUL character, raw or percent-encoded: PostgreSQL text cannot hold one.
 _NUL = re.compile(rb"\x00|%00")
 

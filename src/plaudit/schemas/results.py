@@ -8,9 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from plaudit.schemas.common import Decimal6, Out, Weight4
+from plaudit.models.enums import ScoreNormalization
+from plaudit.schemas.common import Decimal6, Out, StrictBody, Weight4
+from plaudit.schemas.cycles import WeightIn
 
 
 class CriterionScore(BaseModel):
@@ -61,3 +63,11 @@ class Award(Out):
     score: Decimal6
     approved_nominations: int
     is_winner: bool
+
+
+class WhatIf(StrictBody):
+    """`POST /cycles/{id}/preview`: other weights (one per criterion of the
+    cycle, summing to 1) and/or another normalisation; either may be left out."""
+
+    weights: dict[uuid.UUID, WeightIn] | None = Field(default=None, max_length=10000)
+    normalization: ScoreNormalization | None = None

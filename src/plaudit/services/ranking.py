@@ -9,23 +9,24 @@ over it, so the Python side holds no per-nominee state whatever the cycle's size
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Text, Uuid, and_, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
-from plaudit.errors import ApprovalsOpen, CycleState, NotFinalized, NotFound
+from plaudit.errors import ApprovalsOpen, CycleState, NotFinalized, NotFound, WeightsInvalid
 from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
-from plaudit.services import audit
-from plaudit.services.cycles import get_cycle
+from plaudit.services import audit, notifications
+from plaudit.services.cycles import format_weight, get_cycle
 from plaudit.services.results_digest import inputs_digest
-from plaudit.services.scoring import ranking_query, scoring_of
+from plaudit.services.scoring import Scoring, ranking_query, scoring_of
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -54,19 +55,80 @@ def _item(row: Any) -> ResultItem:
 
 
 def preview(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock: Clock) -> Results:
-    """The ranking as it would be if the cycle were finalized now (admin).
+    """`preview_json` as a `Results` object. `clock` is accepted for the
+    uniform signature: the ranking does not depend on the time (what counts
+    is the nominations' status now)."""
+    return Results.model_validate_json(preview_json(session, actor, cycle_id))
 
-    Published cycles only (`cycle_state` otherwise). Computed live; writes nothing.
-    `clock` is accepted for the uniform signature: the ranking does not depend
-    on the time (what counts is the nominations' status now).
-    """
+
+def preview_json(session: Session, actor: User | None, cycle_id: uuid.UUID) -> str:
+    """The ranking as it would be if the cycle were finalized now (admin), as
+    the JSON text of `Results`. Published cycles only (`cycle_state`
+    otherwise). Computed live; writes nothing."""
     require_admin(actor)
     cycle = get_cycle(session, actor, cycle_id)
     if cycle.status != CycleStatus.published:
         raise CycleState(f"only a published cycle has a preview; this one is {cycle.status}")
+    return _live_json(session, cycle, scoring_of(session, cycle))
+
+
+def what_if(
+    session: Session,
+    actor: User | None,
+    cycle_id: uuid.UUID,
+    *,
+    weights: Mapping[uuid.UUID, Decimal] | None = None,
+    normalization: str | None = None,
+) -> str:
+    """The cycle's ranking with other weights and/or another normalisation
+    (admin; DOMAIN.md "What-if"), as the JSON text of `Results` built by
+    PostgreSQL. Stores nothing, audits nothing.
+
+    Checks in order: `forbidden`, `not_found`, `cycle_state` (a draft: there
+    is nothing to rank; published, finalized and archived cycles are
+    allowed), then `weights_invalid` unless the weights name every criterion
+    of the cycle, nothing else, and sum to exactly 1. Either may be left out:
+    the cycle's own weights, or its own normalisation, are used. On a
+    finalized cycle this recomputes from its (read-only) approvals; the
+    heading's `finalized_at` and `inputs_digest` are null, as in any preview.
+    """
+    require_admin(actor)
+    cycle = get_cycle(session, actor, cycle_id)
+    if cycle.status == CycleStatus.draft:
+        raise CycleState("a draft has no ranking to try other weights on; publish it first")
+    scoring = scoring_of(session, cycle)
+    if weights is not None:
+        _check_weights(scoring, weights)
+    return _live_json(session, cycle, scoring.with_changes(weights=weights, normalization=normalization))
+
+
+def _check_weights(scoring: Scoring, weights: Mapping[uuid.UUID, Decimal]) -> None:
+    names = {c.id: c.name for c in scoring.criteria}
+    missing = [names[i] for i in names if i not in weights]
+    unknown = sorted(str(i) for i in weights if i not in names)
+    if missing or unknown:
+        parts = [f"no weight for {', '.join(missing)}"] if missing else []
+        parts += [f"not criteria of this cycle: {', '.join(unknown)}"] if unknown else []
+        raise WeightsInvalid("weights must name every criterion of the cycle once: " + "; ".join(parts))
+    for value in weights.values():
+        if not (0 < value <= 1 and value == value.quantize(Decimal("0.0001"))):
+            raise WeightsInvalid(f"weight {value} is not between 0 and 1 with at most 4 decimal places")
+    total = sum(weights.values(), Decimal(0))
+    if total != 1:
+        raise WeightsInvalid(f"weights sum to {format_weight(total)}, not 1")
+
+
+def _live_json(session: Session, cycle: Cycle, scoring: Scoring) -> str:
+    """The live ranking under `scoring` as `Results` JSON text: each item's
+    JSON built by PostgreSQL in the ranking statement's own query, the
+    heading's `finalized_at` and `inputs_digest` null."""
     _ranking_memory(session)
-    rows = session.execute(ranking_query(scoring_of(session, cycle))).all()
-    return _results(session, cycle, [_item(r) for r in rows])
+    live = ranking_query(scoring).subquery("live")
+    items = session.scalars(
+        select(item_json(live.c)).order_by(live.c.rank, live.c.nominee_name, live.c.nominee_id)
+    ).all()
+    head = _results(session, cycle, [], preview=True).model_dump_json()
+    return head[: -len("[]}")] + "[" + ",".join(items) + "]}"
 
 
 def finalize(session: Session, actor: User | None, cycle_id: uuid.UUID, *, clock: Clock) -> Results:
@@ -88,9 +150,10 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     Writes one `cycle_results` row per ranked nominee with ONE
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
     now), sets the cycle `finalized` with `finalized_at = clock.now()` and its
-    `inputs_digest` (`plaudit.services.results_digest`), and writes one
+    `inputs_digest` (`plaudit.services.results_digest`), writes one
     `cycle.finalize` audit row (status, finalized_at and inputs_digest before
-    and after, plus `ranked` and `winners` counts). Returns the finalized cycle;
+    and after, plus `ranked` and `winners` counts), and tells the winners and
+    their managers (`notifications.cycle_finalized`). Returns the finalized cycle;
     its results are read back from `cycle_results` by the caller, so the first
     call and every repeat get the same body. Python holds no per-nominee state:
     memory is flat in the cycle's size.
@@ -134,6 +197,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         fields=("status", "finalized_at", "inputs_digest"),
         extra={"ranked": ranked, "winners": winners},
     )
+    notifications.cycle_finalized(session, cycle)
     return cycle
 
 
@@ -155,10 +219,11 @@ def stored_results(
     return _results(session, cycle, items)
 
 
-def _results(session: Session, cycle: Cycle, items: list[ResultItem]) -> Results:
-    """`items` under the cycle's heading: its name, finalization time (null in
-    a preview), award slots and undecided nominations. A finalized cycle's
-    nominations are read-only, so counting them now counts them as they were."""
+def _results(session: Session, cycle: Cycle, items: list[ResultItem], *, preview: bool = False) -> Results:
+    """`items` under the cycle's heading: its name, finalization time and
+    inputs digest (null in a `preview`), award slots and undecided
+    nominations. A finalized cycle's nominations are read-only, so counting
+    them now counts them as they were."""
     pending = session.scalar(
         select(func.count()).where(
             Nomination.cycle_id == cycle.id, Nomination.status == NominationStatus.pending.value
@@ -167,10 +232,10 @@ def _results(session: Session, cycle: Cycle, items: list[ResultItem]) -> Results
     return Results(
         cycle_id=cycle.id,
         cycle_name=cycle.name,
-        finalized_at=cycle.finalized_at,
+        finalized_at=None if preview else cycle.finalized_at,
         award_slots=cycle.award_slots,
         pending_nominations=pending,
-        inputs_digest=cycle.inputs_digest,
+        inputs_digest=None if preview else cycle.inputs_digest,
         items=items,
     )
 
@@ -184,25 +249,31 @@ def _ranking_memory(session: Session) -> None:
     session.execute(text(f"SET LOCAL work_mem = '{RANKING_WORK_MEM}'"))
 
 
+def item_json(c: Any, *, judging: bool = True) -> Any:
+    """SQL: one ranked row as the JSON text of a `ResultItem`, built by
+    PostgreSQL from columns `c` (a stored result row's, or the live ranking's:
+    score and spread numeric, the breakdown JSON). Without `judging` (the
+    non-admin view) `spread` and `tie_break` are null."""
+    return func.json_build_object(
+        "rank", c.rank,
+        "nominee_id", c.nominee_id,
+        "nominee_name", c.nominee_name,
+        "team_id", c.team_id,
+        "score", cast(c.score, Text),
+        "approved_nominations", c.approved_nominations,
+        "is_winner", c.is_winner,
+        "spread", cast(c.spread, Text) if judging else null(),
+        "tie_break", c.tie_break if judging else null(),
+        "criteria", c.criteria,
+    ).cast(Text)
+
+
 def results_items_json(cycle_id: uuid.UUID, *, winners_only: bool = False, team_id: uuid.UUID | None = None):
-    """SQL: each stored result row as the JSON text of a `ResultItem`, built by
-    PostgreSQL (score already 6-place text, the breakdown stored as JSON), in
-    ranking order; `winners_only` as in `stored_results`. Lets large results stream without a Python object per row."""
+    """SQL: each stored result row as `item_json`, in ranking order;
+    `winners_only` as in `stored_results`. Lets large results stream without
+    a Python object per row."""
     r = CycleResult
-    stmt = select(
-        func.json_build_object(
-            "rank", r.rank,
-            "nominee_id", r.nominee_id,
-            "nominee_name", r.nominee_name,
-            "team_id", r.team_id,
-            "score", cast(r.score, Text),
-            "approved_nominations", r.approved_nominations,
-            "is_winner", r.is_winner,
-            "spread", null() if winners_only else cast(r.spread, Text),
-            "tie_break", null() if winners_only else r.tie_break,
-            "criteria", r.criteria,
-        ).cast(Text)
-    ).where(r.cycle_id == cycle_id)
+    stmt = select(item_json(r, judging=not winners_only)).where(r.cycle_id == cycle_id)
     if winners_only:
         stmt = stmt.where(r.is_winner)
     if team_id is not None:

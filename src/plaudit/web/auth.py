@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, unquote
 
@@ -29,6 +31,15 @@ FORM_COOKIE = "plaudit_form"  # the CSRF secret of forms shown signed out (sign 
 FLASH_COOKIE = "plaudit_flash"
 COOKIE_PATH = "/app"
 SESSION_MAX_AGE = int(signin.ABSOLUTE_TIMEOUT.total_seconds())
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    team_id: uuid.UUID | None
 
 
 class SignInRequired(Exception):
@@ -113,8 +124,10 @@ def current_user(request: Request, session: SessionDep, clock: ClockDep) -> User
     user = signin.session_user(session, request.cookies.get(SESSION_COOKIE), now=clock.now())
     if user is None:
         raise SignInRequired()
-    request.state.user = user
-    request.state.header = header_for(session, user)
+    # What pages show of the viewer, copied: an error page may render after
+    # the request's session has ended.
+    request.state.user = Viewer(user.id, user.email, user.display_name, user.role, user.team_id)
+    request.state.header = header_for(session, user, clock)
     return user
 
 

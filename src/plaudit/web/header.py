@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from plaudit.clock import Clock
 from plaudit.models import User
 from plaudit.models.enums import Role
+from plaudit.services.nominations import queue_progress
 
 
 @dataclass(frozen=True)
@@ -19,16 +21,19 @@ class Link:
 @dataclass(frozen=True)
 class Header:
     links: list[Link] = field(default_factory=list)
+    waiting: int | None = None  # the approval queue's length, for approvers
 
 
 APPROVER_ROLES = frozenset({Role.manager.value, Role.admin.value})
 
 
-def header_for(session: Session, user: User) -> Header:
+def header_for(session: Session, user: User, clock: Clock) -> Header:
     links = [Link("/app/nominate", "Nominate"), Link("/app/my/nominations", "My nominations")]
+    waiting = None
     if user.role in APPROVER_ROLES:
-        links.append(Link("/app/approvals", "Approvals"))
+        waiting = queue_progress(session, user, clock=clock).waiting
+        links.append(Link("/app/approvals", "Approvals", waiting))
     if user.role == Role.admin:
         links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
     # Notifications (with the unread count) joins here with the notifications issue.
-    return Header(links=links)
+    return Header(links=links, waiting=waiting)

@@ -20,13 +20,18 @@ from plaudit.web import auth
 TZ_COOKIE = "plaudit_tz"
 
 
+def zone_named(name: str | None) -> ZoneInfo:
+    """The IANA zone `name`, or UTC when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def viewer_zone(request: Request) -> ZoneInfo:
     """The viewer's time zone as their browser reported it (a cookie our
     script sets), else UTC. Used for the values of time fields."""
-    try:
-        return ZoneInfo(request.cookies.get(TZ_COOKIE) or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(request.cookies.get(TZ_COOKIE))
 
 
 def when(value: datetime | None) -> Markup:
@@ -35,6 +40,18 @@ def when(value: datetime | None) -> Markup:
         return Markup("—")
     utc = value.astimezone(UTC)
     return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%d %b %Y, %H:%M UTC"))
+
+
+def left(until: datetime, now: datetime) -> str:
+    """Time left until `until`, in words: "3 days left", "5 hours left"."""
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "closed"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} left"
+    return "less than a minute left"
 
 
 def weight(value: Decimal | str | None) -> str:
@@ -53,7 +70,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(when=when, weight=weight, label=label)
+_env.filters.update(when=when, weight=weight, label=label, left=left)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,

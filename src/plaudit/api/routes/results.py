@@ -7,14 +7,14 @@ Thin: parse, call one service, return a schema. The rules live in
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.common import Page
-from plaudit.schemas.results import Award, Results
+from plaudit.schemas.results import Award, Results, WhatIf
 from plaudit.services import ranking
 
 router = APIRouter(tags=["results"], route_class=PlauditRoute)
@@ -35,6 +35,20 @@ def finalize_cycle(
 def preview_cycle(cycle_id: uuid.UUID, session: SessionDep, user: AdminUser, clock: ClockDep) -> Results:
     """The live ranking of a published cycle (admin); nothing is stored."""
     return ranking.preview(session, user, cycle_id, clock=clock)
+
+
+@router.post("/cycles/{cycle_id}/preview", response_model=Results)
+def what_if(
+    cycle_id: uuid.UUID, session: SessionDep, user: AdminUser, body: Annotated[WhatIf | None, Body()] = None
+) -> Response:
+    """What-if (admin): the ranking of a published, finalized or archived
+    cycle with other weights and/or another normalisation; nothing is stored
+    or audited. The JSON is built by PostgreSQL."""
+    body = body or WhatIf()
+    return Response(
+        ranking.what_if(session, user, cycle_id, weights=body.weights, normalization=body.normalization),
+        media_type="application/json",
+    )
 
 
 @router.get(

@@ -1,5 +1,17 @@
 """The pages, one module per area; each has a `router`."""
 
-from plaudit.web.pages import home, profile, signin
+from plaudit.web.pages import (
+    approvals,
+    audit,
+    cycles,
+    home,
+    my_nominations,
+    nominate,
+    people,
+    profile,
+    results,
+    signin,
+)
 
-ROUTERS = [signin.router, home.router, profile.router]
+ROUTERS = [module.router for module in (
+    signin, home, profile, nominate, my_nominations, approvals, cycles, results, people, audit)]
