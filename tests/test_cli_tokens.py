@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from plaudit.clock import system_clock
 from plaudit.models import ApiToken
 from plaudit.services.auth import hash_token
-from tests.test_cli_people import SAMPLE, cli  # noqa: F401  (the fixture)
+from tests.test_cli_people import SAMPLE
 
 
 def _expiry(engine, secret: str):
@@ -21,7 +21,7 @@ def _about(when, expected) -> bool:
     return abs(when - expected) < timedelta(minutes=5)
 
 
-def test_cli_tokens_expire_after_90_days_unless_never(cli, committed_db):  # noqa: F811
+def test_cli_tokens_expire_after_90_days_unless_never(cli, committed_db):
     assert cli("users", "create", "--email", "ops@example.org", "--name", "Ops", "--role", "admin").exit_code == 0
     default = cli("tokens", "create", "ops@example.org").stdout.strip()
     assert _about(_expiry(committed_db, default), system_clock.now() + timedelta(days=90))
@@ -33,7 +33,7 @@ def test_cli_tokens_expire_after_90_days_unless_never(cli, committed_db):  # noq
     assert refused.exit_code != 0
 
 
-def test_demo_tokens_expire_after_90_days_unless_never(cli, committed_db):  # noqa: F811
+def test_demo_tokens_expire_after_90_days_unless_never(cli, committed_db):
     result = cli("demo")
     assert result.exit_code == 0, result.output
     secrets = [m[2] for m in SAMPLE.findall(result.stdout)]
