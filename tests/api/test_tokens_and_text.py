@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from plaudit.models import ApiToken
@@ -178,11 +179,23 @@ def test_no_body_takes_a_lax_boolean(app):
     for route in api_routes(app):
         if route.body_field is not None:
             collect(route.body_field.field_info.annotation)
-    booleans = [(model, name, field) for model in models for name, field in model.model_fields.items()
-                if field.annotation in (bool, bool | None)]
-    assert len(models) >= 8 and booleans
-    for model, name, field in booleans:
-        assert any(getattr(m, "strict", False) for m in field.metadata), (model.__name__, name)
+    booleans = [(model, name) for model in models for name, field in model.model_fields.items()
+                if _mentions_bool(field.annotation)]
+    assert len(models) >= 8 and len(booleans) >= 2
+    for model, name in booleans:
+        for lax in (1, 1.0, "true", "yes"):
+            with pytest.raises(ValidationError) as refused:
+                model.model_validate({name: lax})
+            assert any(error["loc"][:1] == (name,) for error in refused.value.errors()), (model.__name__, name, lax)
+
+
+def _mentions_bool(annotation) -> bool:
+    """A bool, or a Literal of booleans, anywhere in the annotation."""
+    if annotation is bool:
+        return True
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(isinstance(value, bool) for value in typing.get_args(annotation))
+    return any(_mentions_bool(arg) for arg in typing.get_args(annotation))
 
 
 def _bool_query_routes(app) -> list[tuple[APIRoute, str]]:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
@@ -49,6 +49,16 @@ def _true_or_false(value: Any) -> Any:
 
 # A boolean query parameter (API.md, Text: booleans are booleans). In bodies, use `StrictBool`.
 QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+def _json_boolean(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be a JSON boolean")
+    return value
+
+
+# `true` and nothing else in a body (a Literal alone would also take 1).
+JsonTrue = Annotated[Literal[True], BeforeValidator(_json_boolean)]
 
 
 class StrictBody(BaseModel):
