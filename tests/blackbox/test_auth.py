@@ -123,6 +123,8 @@ API_PATHS = {
     ("post", "/cycles/{id}/preview"), ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
     ("post", "/cycles/{id}/close-nominations"), ("post", "/cycles/{id}/close-approvals"),
     ("get", "/me/approvals"), ("get", "/me/nominations"), ("get", "/users/{id}/tokens"),
+    ("post", "/imports/people"), ("get", "/me/notifications"), ("post", "/me/notifications/read"),
+    ("get", "/me/preferences"), ("patch", "/me/preferences"), ("get", "/notifications/outbox"),
 }
 
 
