@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("create", "finalize", "http", "import")
+BENCHMARKS = ("create", "finalize", "http", "import", "queue")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -65,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="teams (env BENCH_IMPORT_TEAMS, default 200)")
     g.add_argument("--import-repeats", type=int, default=_env_int("BENCH_IMPORT_REPEATS", 3),
                    help="repeats, each on fresh copies (env BENCH_IMPORT_REPEATS, default 3)")
+    g = p.add_argument_group("E. queue (GET /me/approvals vs the bare SQL page)")
+    g.add_argument("--queue-nominations", type=int, default=_env_int("BENCH_QUEUE_NOMINATIONS", 10_000),
+                   help="pending nominations in the approver's queue (env BENCH_QUEUE_NOMINATIONS, default 10000)")
+    g.add_argument("--queue-cycles", type=int, default=_env_int("BENCH_QUEUE_CYCLES", 20),
+                   help="cycles they are spread over (env BENCH_QUEUE_CYCLES, default 20)")
+    g.add_argument("--queue-repeats", type=int, default=_env_int("BENCH_QUEUE_REPEATS", 30),
+                   help="timed runs of each page per side (env BENCH_QUEUE_REPEATS, default 30)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -128,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
             outcomes.append(people_import.run(
                 server, people=args.import_people, teams=args.import_teams, repeats=args.import_repeats))
+        elif name == "queue":
+            from bench import queue
+
+            outcomes.append(queue.run(
+                server, nominations=args.queue_nominations, cycles=args.queue_cycles, repeats=args.queue_repeats))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s):")
     for o in outcomes:

@@ -14,12 +14,13 @@ transactions take `committed_db`: a fresh database cloned from the template.
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -27,7 +28,7 @@ from plaudit.api.app import create_app
 from plaudit.cli import app as cli_app
 from plaudit.clock import FixedClock
 from plaudit.config import get_settings
-from plaudit.db import migrate
+from plaudit.db import grants, migrate
 from plaudit.db.server import DatabaseServer
 from plaudit.db.session import default_engine, make_engine
 
@@ -42,13 +43,44 @@ def server() -> DatabaseServer:
     return DatabaseServer.from_env("PLAUDIT_TEST_DATABASE_URL", data_dir)
 
 
+@dataclass(frozen=True)
+class AppRole:
+    """A database role that owns nothing, granted what `plaudit db grant`
+    grants (on the template, so on every database cloned from it): the role
+    production's `plaudit serve` runs as. `tests/api` connects as it."""
+
+    name: str
+    password: str
+
+    def login(self, url: str) -> str:
+        """`url` (of any database on the test server) logging in as this role."""
+        return make_url(url).set(username=self.name, password=self.password).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def template_db(server: DatabaseServer) -> Iterator[str]:
-    """A database migrated to head, never connected to afterwards (so it can be cloned)."""
+def app_role(server: DatabaseServer) -> Iterator[AppRole]:
+    role = AppRole(f"plaudit_app_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex)
+    with server.admin() as conn:
+        conn.execute(f"CREATE ROLE {role.name} LOGIN PASSWORD '{role.password}'")
+    try:
+        yield role
+    finally:
+        with server.admin() as conn:  # every database it had privileges in is dropped by now
+            conn.execute(f"DROP ROLE IF EXISTS {role.name}")
+
+
+@pytest.fixture(scope="session")
+def template_db(server: DatabaseServer, app_role: AppRole) -> Iterator[str]:
+    """A database migrated to head and granted to `app_role`, never connected
+    to afterwards (so it can be cloned)."""
     name = f"plaudit_tpl_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name)
     try:
         migrate.upgrade(url)
+        granting = make_engine(url, pool_size=1)
+        with granting.begin() as conn:
+            grants.grant(conn, app_role.name)
+        granting.dispose()
         yield name
     finally:
         server.drop_database(name)
@@ -66,7 +98,11 @@ def database_url(server: DatabaseServer, template_db: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url, pool_pre_ping=False)
+    yield from engine_for(database_url)
+
+
+def engine_for(url: str) -> Iterator[Engine]:
+    eng = make_engine(url, pool_pre_ping=False)
     yield eng
     eng.dispose()
 
@@ -114,9 +150,13 @@ def client(app) -> Iterator[TestClient]:
 def committed_db(server: DatabaseServer, template_db: str) -> Iterator[Engine]:
     """A fresh migrated database whose transactions really commit; for
     concurrency tests with several connections, threads or processes."""
+    yield from committed_database(server, template_db)
+
+
+def committed_database(server: DatabaseServer, template_db: str, login=lambda url: url) -> Iterator[Engine]:
     name = f"plaudit_c_{uuid.uuid4().hex[:10]}"
     url = server.create_database(name, template=template_db)
-    eng = make_engine(url, pool_size=20, max_overflow=20)
+    eng = make_engine(login(url), pool_size=20, max_overflow=20)
     try:
         yield eng
     finally:

@@ -79,10 +79,17 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not start a notification worker (run `plaudit worker` instead).")
+    ] = False,
 ) -> None:
     """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
     PostgreSQL. This process also seals the audit log every
-    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers)."""
+    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
+    and runs one notification worker (a child process) unless --no-worker."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from plaudit.db import migrate
@@ -100,15 +107,39 @@ def serve(
     interval = get_settings().seal_interval
     if interval:
         run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
-    uvicorn.run(
-        "plaudit.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http="plaudit.api.serving:NoDelayH11Protocol",
-        log_level="info",
-    )
+    worker = None
+    if not no_worker:
+        command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
+        worker = subprocess.Popen(command)
+    try:
+        uvicorn.run(
+            "plaudit.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http="plaudit.api.serving:NoDelayH11Protocol",
+            log_level="info",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
+    parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
+) -> None:
+    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    import asyncio
+    import logging
+
+    from plaudit.mail.jobs import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker(ensure_database(), concurrency=concurrency, parent=parent))
 
 
 @db_app.command("upgrade")
@@ -133,6 +164,25 @@ def db_current() -> None:
     from plaudit.db import migrate
 
     migrate.current(ensure_database(migrated=False))
+
+
+@db_app.command("grant")
+def db_grant(role: Annotated[str, typer.Argument(help="The application's database role (not the owner).")]) -> None:
+    """Give ROLE exactly what `plaudit serve` and the workers need: INSERT and
+    SELECT only on the audit log, its chain and the results; run as the owner,
+    again after each upgrade."""
+    from plaudit.db.grants import grant
+    from plaudit.db.session import make_engine
+
+    engine = make_engine(ensure_database(migrated=False), pool_size=1)
+    try:
+        with engine.begin() as connection:
+            statements = grant(connection, role)
+    except DomainError as error:
+        fail(error)
+    finally:
+        engine.dispose()
+    typer.echo("\n".join(f"{s};" for s in statements))
 
 
 @users_app.command("create")

@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     # Where people reach the server; links (set-password) are built on it, and
     # an https URL makes the web session cookie `Secure`.
     base_url: str = Field(default="http://127.0.0.1:8000", alias="PLAUDIT_BASE_URL")
+    # Notifications (README "Notifications").
+    # smtp://[user:pass@]host:port or smtps://...; unset: notifications stay in-app.
+    smtp_url: str | None = Field(default=None, alias="PLAUDIT_SMTP_URL")
+    mail_from: str = Field(default="plaudit@localhost", alias="PLAUDIT_MAIL_FROM")
+    # Worker tuning; the tests shorten these.
+    mail_retry_seconds: float = Field(default=30.0, gt=0, alias="PLAUDIT_MAIL_RETRY_SECONDS")
+    mail_batch: int = Field(default=20, ge=1, alias="PLAUDIT_MAIL_BATCH")
+    worker_poll_seconds: float = Field(default=5.0, gt=0, alias="PLAUDIT_WORKER_POLL_SECONDS")
+    worker_stalled_seconds: float = Field(default=30.0, gt=0, alias="PLAUDIT_WORKER_STALLED_SECONDS")
     # Signs list cursors. Unset: a random key per process, which `plaudit
     # serve` hands to its workers; set it to keep cursors valid across
     # restarts and hosts.

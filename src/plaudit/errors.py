@@ -88,6 +88,10 @@ class SelfNomination(DomainError):
     code = "self_nomination"
 
 
+class IneligibleNominee(DomainError):
+    code = "ineligible_nominee"
+
+
 class InvalidRatings(DomainError):
     code = "invalid_ratings"
 

@@ -95,18 +95,26 @@ def keyset_page(
 
 
 def _after(keys: Sequence[SortKey], values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the order given by `keys`."""
+    """Rows strictly after `values` in the order given by `keys`.
+
+    The first key's bound is also stated on its own (`first >= value`): it is
+    implied, but a planner can seek an index of that column with it when the
+    other keys come from elsewhere (a joined table, a count)."""
+    first, value = keys[0], values[0]
+    bound = []
+    if len(keys) > 1 and value is not None:
+        bound.append(first.column <= value if first.descending else first.column >= value)
     if len({k.descending for k in keys}) == 1:
         # One direction: a row-value comparison, which an index can seek.
         left = tuple_(*(k.column for k in keys))
         right = tuple_(*values)
-        return left < right if keys[0].descending else left > right
+        return and_(*bound, left < right if first.descending else left > right)
     clauses = []
     for i, key in enumerate(keys):
         equal = [keys[j].column == values[j] for j in range(i)]
         step = key.column < values[i] if key.descending else key.column > values[i]
         clauses.append(and_(*equal, step))
-    return or_(*clauses)
+    return and_(*bound, or_(*clauses))
 
 
 def _invalid_cursor() -> ValidationFailed:

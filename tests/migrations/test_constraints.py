@@ -29,6 +29,7 @@ from plaudit.models import (
     Cycle,
     CycleResult,
     Nomination,
+    Notification,
     PasswordLink,
     Team,
     User,
@@ -131,6 +132,12 @@ def _token(session: Session, w: World, **fields: Any) -> None:
     values = dict(user_id=w.alice.id, name="laptop", token_hash=b"\x01" * 32)
     values.update(fields)
     _add(session, ApiToken(**values))
+
+
+def _notification(session: Session, w: World, **fields: Any) -> None:
+    values = dict(recipient_id=w.alice.id, kind="cycle_published", subject_id=w.cycle.id, title="t", body="b",
+                  link="/app/", email_status="not_sent")
+    _add(session, Notification(**{**values, **fields}))
 
 
 Violation = Callable[[Session, World], None]
@@ -246,6 +253,12 @@ CASES: list[tuple[str, str, Violation]] = [
     ("ck_cycle_results_approved_nominations_positive", "approved-nominations-0",
      lambda s, w: _result(s, w, approved_nominations=0)),
     ("ck_cycle_results_criteria_array", "criteria-not-an-array", lambda s, w: _result(s, w, criteria={"a": 1})),
+    # notifications
+    ("ck_notifications_kind", "kind-unknown", lambda s, w: _notification(s, w, kind="gossip")),
+    ("ck_notifications_email_status", "email-status-unknown", lambda s, w: _notification(s, w, email_status="lost")),
+    ("ck_notifications_attempts_non_negative", "attempts-negative", lambda s, w: _notification(s, w, attempts=-1)),
+    ("uq_notifications_event_recipient", "second-notification-of-the-event",
+     lambda s, w: (_notification(s, w), _notification(s, w))),
     ("ck_cycle_results_spread_non_negative", "spread-negative", lambda s, w: _result(s, w, spread=-1)),
     ("ck_cycle_results_tie_break", "tie-break-unknown", lambda s, w: _result(s, w, tie_break="coin")),
     # sign-in

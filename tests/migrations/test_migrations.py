@@ -23,7 +23,9 @@ from plaudit.db.session import make_engine
 from plaudit.models import Base
 from tests.conftest import ROOT
 
-EXPECTED_TABLES = set(Base.metadata.tables)
+# Ours, and the job queue's (procrastinate's schema, applied by our migrations).
+QUEUE_TABLES = {"procrastinate_jobs", "procrastinate_events", "procrastinate_periodic_defers", "procrastinate_workers"}
+EXPECTED_TABLES = set(Base.metadata.tables) | QUEUE_TABLES
 
 
 @pytest.fixture
@@ -71,6 +73,9 @@ def test_upgrade_downgrade_upgrade_round_trip_is_clean(empty_db):
     assert _tables(empty_db) == {"alembic_version"}
     assert _scalar(empty_db, "SELECT count(*) FROM alembic_version") == 0
     assert _scalar(empty_db, "SELECT count(*) FROM pg_proc WHERE proname = 'audit_logs_append_only'") == 0
+    # Nor of the job queue's schema (procrastinate's tables are in EXPECTED_TABLES).
+    assert _scalar(empty_db, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'") == 0
+    assert _scalar(empty_db, "SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%'") == 0
 
     migrate.upgrade(empty_db)
     assert _tables(empty_db) == EXPECTED_TABLES | {"alembic_version"}
@@ -98,7 +103,8 @@ def test_server_defaults_and_types_do_not_drift_either(empty_db):
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True, "target_metadata": Base.metadata}
+                conn, opts={"compare_type": True, "compare_server_default": True, "target_metadata": Base.metadata,
+                      "include_name": migrate.ours}
             )
             assert compare_metadata(context, Base.metadata) == []
     finally:

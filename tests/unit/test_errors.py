@@ -29,6 +29,7 @@ API_MD_TABLE = {
     "invalid_nominee": 422,
     "self_nomination": 422,
     "invalid_ratings": 422,
+    "ineligible_nominee": 422,
     "import_invalid": 422,
     "database_unavailable": 503,
 }

@@ -40,6 +40,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_windows": 422,
     "invalid_nominee": 422,
     "self_nomination": 422,
+    "ineligible_nominee": 422,
     "invalid_ratings": 422,
     "import_invalid": 422,
     "internal_error": 500,

@@ -16,6 +16,12 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def ours(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Autogenerate's `include_name`: the job queue's tables (procrastinate_*,
+    created from its own schema file by our migrations) are not our models'."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

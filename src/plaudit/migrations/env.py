@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from plaudit.db.migrate import ours
 from plaudit.models import Base
 
 config = context.config
@@ -26,7 +27,9 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, compare_type=True, include_name=ours
+    )
     with context.begin_transaction():
         context.run_migrations()
 

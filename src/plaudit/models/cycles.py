@@ -59,6 +59,9 @@ class Cycle(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("inputs_digest ~ '^[0-9a-f]{64}$'", name="inputs_digest_hex"),
         Index("uq_cycles_lower_name", text("lower(name)"), unique=True),
         Index("ix_cycles_created_at_id", "created_at", "id"),
+        # The approver's queue reads cycles soonest deadline first, and stops
+        # after the page's rows (an incremental sort, not all pending rows).
+        Index("ix_cycles_approval_closes_at", "approval_closes_at"),
         # Eligibility reads the most recently finalized cycles.
         Index(
             "ix_cycles_finalized_at_id", "finalized_at", "id", postgresql_where=text("finalized_at IS NOT NULL")

@@ -33,6 +33,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("char_length(display_name) BETWEEN 1 AND 200", name="display_name_length"),
         CheckConstraint(sql_in("role", Role), name="role"),
         Index("ix_users_display_name_id", "display_name", "id"),
+        # The active admins, told of a nomination that has no manager to decide it
+        # (on the create-nomination path: that must not scan every user).
+        Index("ix_users_active_admins", "id", postgresql_where=text("role = 'admin' AND is_active")),
     )
 
     # Stored lower-case (CHECK), so the plain unique constraint is case-insensitive.
@@ -41,6 +44,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     role: Mapped[str] = mapped_column(String(20))
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # Whether notifications are also mailed (GET/PATCH /me/preferences).
+    email_notifications: Mapped[bool] = mapped_column(default=True, server_default="true")
 
 
 class ApiToken(UUIDPrimaryKey, CreatedAt, Base):

@@ -43,7 +43,7 @@ from plaudit.errors import (
 )
 from plaudit.models import Approval, ApprovalRating, Criterion, User
 from plaudit.models.enums import CycleStatus, Decision, NominationStatus
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.criteria import CRITERIA_ORDER
 from plaudit.services.cycles import approvals_open
 from plaudit.services.nominations import is_approver, load_nomination, may_read_approvals
@@ -191,7 +191,8 @@ def submit_approval(
     Writes one `approval.submit` row (entity approval): the approval's
     fields before/after (all of them on creation) and
     `"nomination_status": {"before", "after"}`; nothing when nothing changed.
-    Status: any reject → rejected; else approvals ≥ required_approvals →
+    Tells the nominator when the status becomes approved or rejected
+    (`notifications.nomination_decided`). Status: any reject → rejected; else approvals ≥ required_approvals →
     approved; else pending; withdrawn stays withdrawn.
     """
     try:
@@ -256,6 +257,8 @@ def submit_approval(
     if status_after != status_before:
         nomination.status = status_after
         session.flush()
+        if status_after != NominationStatus.pending:
+            notifications.nomination_decided(session, nomination, status_after)
 
     after_fields = {"decision": mine.decision, "comment": mine.comment, "ratings": _ratings_json(new_ratings)}
     changed = before_fields != after_fields or status_after != status_before

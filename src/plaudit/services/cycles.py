@@ -62,7 +62,7 @@ from plaudit.errors import (
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.users import require_admin
 from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
 
@@ -389,7 +389,8 @@ def publish_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
     windows (`invalid_windows`). Other statuses are `cycle_state`.
 
     Sets `published_at` to `now`. Locks the cycle row (criteria changes lock it
-    too, so the sum cannot move underneath). Writes `cycle.publish`.
+    too, so the sum cannot move underneath). Writes `cycle.publish`, and tells
+    everyone who may nominate (`notifications.cycle_published`).
     """
     require_admin(actor)
     cycle = get_cycle(session, actor, cycle_id, lock="update")
@@ -404,6 +405,7 @@ def publish_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *, 
         raise WeightsInvalid(f"criteria weights sum to {format_weight(total)}, not 1")
     check_windows({f: getattr(cycle, f) for f in WINDOW_FIELDS})
     _move(session, actor, cycle, CycleStatus.published, "published_at", now, action="cycle.publish")
+    notifications.cycle_published(session, cycle)
     return cycle
 
 

@@ -22,13 +22,13 @@ Decisions where DOMAIN.md is silent (also in the README):
   withdrawn nomination returns it unchanged, with no audit row, whatever the
   cycle's status now is (an idempotent retry always succeeds).
 
-Creation in one round trip, and its concurrency (rules 7 and 8 under races):
+Creation in one round trip, and its concurrency (rules 8 and 9 under races):
 one statement reads the cycle `FOR KEY SHARE` (the lock of `get_cycle(...,
 lock="key_share")`: it conflicts with cycle writers such as finalize, not
-with other nominations), evaluates checks 1-6, and, when they all pass and
+with other nominations), evaluates checks 1-7, and, when they all pass and
 the cycle has no quota, inserts the nomination and its audit row. The insert
 is `INSERT … ON CONFLICT DO NOTHING` on the partial unique index
-`uq_nominations_live_pair`, so rule 7 needs no query of its own: a duplicate
+`uq_nominations_live_pair`, so rule 8 needs no query of its own: a duplicate
 (or one racing in, whose insert makes ours wait, then do nothing) inserts
 nothing and becomes `duplicate_nomination`, never a 500. Python then reports
 the first check that failed, in DOMAIN.md's order. When the cycle has a
@@ -36,7 +36,7 @@ quota, the same statement instead takes a transaction-scoped advisory lock
 keyed on (cycle, nominator), which serializes one nominator's creations in
 the cycle across processes; the counts are read after it in a new statement,
 so they see every committed competitor, and that statement inserts when
-rules 7 and 8 allow.
+rules 8 and 9 allow.
 """
 
 import uuid
@@ -47,6 +47,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BindParameter,
+    Boolean,
     ColumnElement,
     DateTime,
     Integer,
@@ -74,6 +75,7 @@ from plaudit.errors import (
     CycleState,
     DuplicateNomination,
     Forbidden,
+    IneligibleNominee,
     InvalidNominee,
     NominationState,
     NotFound,
@@ -82,10 +84,10 @@ from plaudit.errors import (
     ValidationFailed,
     WindowClosed,
 )
-from plaudit.models import Approval, Cycle, Nomination, Team, User
+from plaudit.models import Approval, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
@@ -132,15 +134,21 @@ def _manages_nominee(user_id: uuid.UUID, nominee_id: ColumnElement[uuid.UUID] | 
     return exists().where(nominee.id == nominee_id, Team.id == nominee.team_id, Team.manager_id == user_id)
 
 
-def approver_clause(user: User) -> ColumnElement[bool]:
+def approver_clause(
+    user: User, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> ColumnElement[bool]:
     """SQL: `user` is an approver of the row's nomination (DOMAIN.md "Approver
     of a nomination": an active admin, or the active manager_id of the
-    nominee's team with role manager or admin). Correlates to `Nomination`."""
+    nominee's team with role manager or admin). Correlates to `Nomination`;
+    `team_manager_id`, where the statement already joins the nominee's team,
+    is its manager_id column (no subquery then)."""
     if not user.is_active:
         return false()
     if user.role == Role.admin:
         return true()
     if user.role == Role.manager:
+        if team_manager_id is not None:
+            return team_manager_id == user.id
         return _manages_nominee(user.id, Nomination.nominee_id)
     return false()
 
@@ -164,13 +172,16 @@ def is_approver(session: Session, user: User, nomination: Nomination) -> bool:
     return approves(user, manager_id)
 
 
-def reads_approvals_clause(actor: User | None) -> ColumnElement[bool]:
+def reads_approvals_clause(
+    actor: User | None, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> ColumnElement[bool]:
     """SQL: `actor` may read the row's approvals (and its `approvals_count`):
     an approver of it who is not its nominee (being the nominee wins over
-    every role). `actor` None is the command line."""
+    every role). `actor` None is the command line. `team_manager_id`: see
+    `approver_clause`."""
     if actor is None:
         return true()
-    return and_(approver_clause(actor), Nomination.nominee_id != actor.id)
+    return and_(approver_clause(actor, team_manager_id), Nomination.nominee_id != actor.id)
 
 
 def may_read_approvals(session: Session, actor: User | None, nomination: Nomination) -> bool:
@@ -229,7 +240,7 @@ def can_see_nomination(session: Session, actor: User | None, nomination: Nominat
 
 _NOMINATOR = aliased(User, name="nominator")
 _NOMINEE = aliased(User, name="nominee")
-_NOMINEE_TEAM = aliased(Team, name="nominee_team")
+NOMINEE_TEAM = aliased(Team, name="nominee_team")
 # The decisions recorded so far on the row's nomination (index-only on the
 # approvals' unique (nomination_id, approver_id) index).
 _DECISIONS = (
@@ -237,31 +248,34 @@ _DECISIONS = (
 )
 
 
-def named(actor: User | None, *where: ColumnElement[bool]) -> Select[tuple[Nomination]]:
+def named(
+    actor: User | None, *where: ColumnElement[bool], approvals_readable: bool = False
+) -> Select[tuple[Nomination]]:
     """SELECT the nominations matching `where`, each with the names beside its
     ids (API.md "Names beside ids": cycle, nominator, nominee, the nominee's
-    team) and `approvals_count` (null unless `actor` may read its approvals),
-    all joined in this one statement: no query per row.
+    team) and `approvals_count` (null unless `actor` may read its approvals;
+    `approvals_readable` when `where` already says they may), all joined in
+    this one statement: no query per row. `where` may refer to the joined
+    `Cycle` and to `NOMINEE_TEAM`.
 
     The statement reloads rows the session already holds, so the names are
     there also on a nomination read before. Visibility is the caller's filter.
     """
+    shown = true() if approvals_readable else reads_approvals_clause(actor, NOMINEE_TEAM.manager_id)
     return (
         select(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
         .join(_NOMINATOR, _NOMINATOR.id == Nomination.nominator_id)
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
-        .outerjoin(_NOMINEE_TEAM, _NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
         .join(_DECISIONS, true())
         .where(*where)
         .options(
             with_expression(Nomination.cycle_name, Cycle.name),
             with_expression(Nomination.nominator_name, _NOMINATOR.display_name),
             with_expression(Nomination.nominee_name, _NOMINEE.display_name),
-            with_expression(Nomination.nominee_team_name, _NOMINEE_TEAM.name),
-            with_expression(
-                Nomination.approvals_count, case((reads_approvals_clause(actor), _DECISIONS.c.n), else_=None)
-            ),
+            with_expression(Nomination.nominee_team_name, NOMINEE_TEAM.name),
+            with_expression(Nomination.approvals_count, case((shown, _DECISIONS.c.n), else_=None)),
         )
         .execution_options(populate_existing=True)
     )
@@ -320,10 +334,32 @@ _CYCLE = (
         _CYCLES.c.nomination_opens_at,
         _CYCLES.c.nomination_closes_at,
         _CYCLES.c.max_nominations_per_nominator.label("quota"),
+        _CYCLES.c.winner_cooldown_cycles.label("cooldown"),
     )
     .where(_CYCLES.c.id == _value("cycle_id"))
     .with_for_update(read=True, key_share=True)
     .cte("cycle")
+)
+
+# Check 7 (DOMAIN.md "Eligibility"): the most recent cycle among the cycle's
+# `winner_cooldown_cycles` most recently finalized others (finalized or
+# archived; ties in finalized_at broken by id) that the nominee won, or NULL.
+# A cool-down of 0 is `LIMIT 0`: nothing is read.
+_FINISHED = Cycle.__table__.alias("finished")
+_RECENT = (
+    select(_FINISHED.c.id, _FINISHED.c.name, _FINISHED.c.finalized_at)
+    .where(_FINISHED.c.finalized_at.is_not(None), _FINISHED.c.id != _value("cycle_id"))
+    .order_by(_FINISHED.c.finalized_at.desc(), _FINISHED.c.id.desc())
+    .limit(_CYCLE.c.cooldown)
+    .subquery("recent")
+)
+_WON = CycleResult.__table__
+_WON_IN = (
+    select(_RECENT.c.name)
+    .join(_WON, and_(_WON.c.cycle_id == _RECENT.c.id, _WON.c.nominee_id == _value("nominee_id"), _WON.c.is_winner))
+    .order_by(_RECENT.c.finalized_at.desc(), _RECENT.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
 )
 
 # The nominee, with their team (for the names beside the ids, API.md).
@@ -339,8 +375,9 @@ _NOMINEE_ROW = (
     .cte("nominee")
 )
 
-# Checks 1-6 of DOMAIN.md in order, each true when it passes; and, only when
-# the cycle has a quota, the (cycle, nominator) advisory lock.
+# Checks 1-7 of DOMAIN.md in order, each true when it passes (7: with the
+# cycle the nominee won); and, only when the cycle has a quota, the (cycle,
+# nominator) advisory lock.
 _CHECKS = select(
     or_(_CYCLE.c.status != CycleStatus.draft.value, _ROLE == Role.admin.value).label("visible"),
     (_ROLE == any_(_CYCLE.c.nominator_roles)).label("may_nominate"),
@@ -348,6 +385,7 @@ _CHECKS = select(
     window_open_clause(_CYCLE.c.nomination_opens_at, _CYCLE.c.nomination_closes_at, _NOW).label("window_open"),
     func.coalesce(_NOMINEE_ROW.c.is_active, false()).label("nominee_active"),
     (_value("nominee_id") != _value("nominator_id")).label("not_self"),
+    _WON_IN.label("won_in"),
     _CYCLE.c.status,
     _CYCLE.c.quota,
     case(
@@ -360,6 +398,7 @@ _CHECKS = select(
 ).select_from(_CYCLE.outerjoin(_NOMINEE_ROW, true())).cte("checks")
 _NAMES = ("cycle_name", "nominee_name", "nominee_team_name", "team_manager_id")
 _PASSED = ("visible", "may_nominate", "published", "window_open", "nominee_active", "not_self")
+_CHECKED = (*_PASSED, "won_in")
 
 
 def _insert(source: Select[Any]) -> CTE:
@@ -379,27 +418,35 @@ def _insert(source: Select[Any]) -> CTE:
 
 def _with_audit(new_nomination: CTE, query: Select[Any]) -> DriverStatement:
     """`query`, with the new nomination's stamps (NULL when nothing was
-    inserted), its audit row written by the same statement."""
+    inserted), its audit row and its notifications (with their mail job)
+    written by the same statement."""
+    notified, jobs = notifications.outbox_ctes(
+        notifications.nomination_created_rows(new_nomination), bindparam("mail", type_=Boolean)
+    )
     return DriverStatement.of(
-        query.add_columns(new_nomination.c.created_at, new_nomination.c.updated_at).add_cte(
-            audit.creation_cte(new_nomination)
+        query.add_columns(
+            new_nomination.c.created_at, new_nomination.c.updated_at, *notifications.written(notified, jobs)
         )
+        .add_cte(audit.creation_cte(new_nomination))
+        .add_cte(notified)
     )
 
 
 _VALUES = select(*(_value(name) for name in _INSERTED))
 
 # Without a quota, everything in one round trip: the checks, and the insert
-# with its audit row when they all pass (rule 7 is then the insert's ON CONFLICT).
-_NEW_UNLESS_QUOTA = _insert(_VALUES.where(*(_CHECKS.c[name] for name in _PASSED), _CHECKS.c.quota.is_(None)))
+# with its audit row when they all pass (rule 8 is then the insert's ON CONFLICT).
+_NEW_UNLESS_QUOTA = _insert(
+    _VALUES.where(*(_CHECKS.c[name] for name in _PASSED), _CHECKS.c.won_in.is_(None), _CHECKS.c.quota.is_(None))
+)
 _CHECK_AND_CREATE = _with_audit(
     _NEW_UNLESS_QUOTA,
-    select(*(_CHECKS.c[name] for name in (*_PASSED, "status", "quota", "locked", *_NAMES))).select_from(
+    select(*(_CHECKS.c[name] for name in (*_CHECKED, "status", "quota", "locked", *_NAMES))).select_from(
         _CHECKS.outerjoin(_NEW_UNLESS_QUOTA, true())
     ),
 )
 
-# With a quota, rules 7 and 8 in a second statement, after the lock: the
+# With a quota, rules 8 and 9 in a second statement, after the lock: the
 # nominator's live nominations in the cycle (of this nominee, in all), and the
 # insert with its audit row when neither rule refuses it.
 _COUNTS = (
@@ -441,7 +488,8 @@ def create_nomination(
     After the justification (`validation_error`), the checks of DOMAIN.md in
     order: `not_found`, `forbidden` (role not in the cycle's nominator_roles),
     `cycle_state`, `window_closed`, `invalid_nominee`, `self_nomination`,
-    `duplicate_nomination`, `quota_exceeded`. Rules 7 and 8 hold under
+    `ineligible_nominee` (naming the cycle won), `duplicate_nomination`,
+    `quota_exceeded`. Rules 8 and 9 hold under
     concurrency (see the module docstring). Round trips: one when the cycle
     has no quota (checks, insert and audit row); with a quota, two (checks
     and lock; then counts, insert and audit row).
@@ -468,12 +516,14 @@ def create_nomination(
         "role": actor.role,
         "now": clock.now(),
         "lock_key": _lock_key(cycle_id, actor.id),
+        "actor_name": actor.display_name,
+        "mail": notifications.mail_enabled(),
     }
     driver = driver_of(session)
     row = _CHECK_AND_CREATE.execute(driver, params).fetchone()
     if row is None:  # 1. no such cycle
         raise NotFound(f"cycle {cycle_id} not found")
-    visible, may_nominate, published, window_open, nominee_active, not_self, status, quota, _, *rest = row
+    visible, may_nominate, published, window_open, nominee_active, not_self, won_in, status, quota, _, *rest = row
     cycle_name, nominee_name, nominee_team_name, team_manager_id, *stamps = rest
     if not visible:  # 1. (drafts: admins only)
         raise NotFound(f"cycle {cycle_id} not found")
@@ -487,14 +537,19 @@ def create_nomination(
         raise InvalidNominee(f"user {nominee_id} does not exist or is inactive")
     if not not_self:  # 6.
         raise SelfNomination("you cannot nominate yourself")
+    if won_in is not None:  # 7.
+        raise IneligibleNominee(
+            f"{nominee_name} won {won_in!r}, within this cycle's cool-down of recent winners; "
+            "they cannot be nominated in it"
+        )
     if quota is not None:
         # The lock is held; a new statement, so it sees every committed competitor.
         same_nominee, total, *stamps = _COUNT_AND_CREATE.execute(driver, {**params, "quota": quota}).fetchone()
-        if same_nominee:  # 7.
+        if same_nominee:  # 8.
             raise DuplicateNomination("you already nominated this person in this cycle")
-        if total >= quota:  # 8.
+        if total >= quota:  # 9.
             raise QuotaExceeded(f"you have used all {quota} nominations of this cycle")
-    if stamps[0] is None:  # 7. (no quota, or lost a race): nothing was written
+    if stamps[0] is None:  # 8. (no quota, or lost a race): nothing was written
         raise DuplicateNomination("you already nominated this person in this cycle")
     # The row as a persistent ORM instance with its names, without reloading it.
     names = {
@@ -631,18 +686,27 @@ def my_nominations(
 # --------------------------------------------------------------------------- the approver's queue
 
 
-def _decidable(actor: User, now: datetime) -> list[ColumnElement[bool]]:
-    """The nominations `actor` may decide now, decided or not: not withdrawn,
-    in a published cycle whose approval window is open at `now`, `actor` an
-    approver of it, without a conflict of interest. Needs `Cycle` joined."""
+def _decidable(
+    actor: User, now: datetime, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
+) -> list[ColumnElement[bool]]:
+    """The nominations `actor` may decide now, decided or not (the caller
+    chooses which statuses): in a published cycle whose approval window is
+    open at `now`, `actor` an approver of it, without a conflict of interest.
+    Needs `Cycle` joined; `team_manager_id`: see `approver_clause`."""
     return [
-        Nomination.status != NominationStatus.withdrawn.value,
-        Cycle.status == CycleStatus.published.value,
+        Cycle.status == _constant(CycleStatus.published.value),
         window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
-        approver_clause(actor),
+        approver_clause(actor, team_manager_id),
         Nomination.nominator_id != actor.id,
         Nomination.nominee_id != actor.id,
     ]
+
+
+def _constant(value: str) -> BindParameter[str]:
+    """A status the queue filters on, written into the SQL rather than bound:
+    the statement is prepared after a few runs (psycopg), and a generic plan
+    then still knows how many rows the status selects."""
+    return bindparam(None, value, type_=Text, literal_execute=True)
 
 
 def _decided_by(actor: User) -> ColumnElement[bool]:
@@ -670,9 +734,10 @@ def approval_queue(
     """
     stmt = named(
         actor,
-        *_decidable(actor, clock.now()),
-        Nomination.status == NominationStatus.pending.value,
+        *_decidable(actor, clock.now(), NOMINEE_TEAM.manager_id),
+        Nomination.status == _constant(NominationStatus.pending.value),
         ~_decided_by(actor),
+        approvals_readable=True,  # an approver without a conflict: not the nominee
     )
     if cycle_id is not None:
         stmt = stmt.where(Nomination.cycle_id == cycle_id)
@@ -709,7 +774,7 @@ def queue_progress(
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
-        .where(*_decidable(actor, clock.now()))
+        .where(*_decidable(actor, clock.now()), Nomination.status != NominationStatus.withdrawn.value)
     )
     if cycle_id is not None:
         stmt = stmt.where(Nomination.cycle_id == cycle_id)

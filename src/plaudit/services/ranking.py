@@ -23,7 +23,7 @@ from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
-from plaudit.services import audit
+from plaudit.services import audit, notifications
 from plaudit.services.cycles import format_weight, get_cycle
 from plaudit.services.results_digest import inputs_digest
 from plaudit.services.scoring import Scoring, ranking_query, scoring_of
@@ -150,9 +150,10 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     Writes one `cycle_results` row per ranked nominee with ONE
     `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
     now), sets the cycle `finalized` with `finalized_at = clock.now()` and its
-    `inputs_digest` (`plaudit.services.results_digest`), and writes one
+    `inputs_digest` (`plaudit.services.results_digest`), writes one
     `cycle.finalize` audit row (status, finalized_at and inputs_digest before
-    and after, plus `ranked` and `winners` counts). Returns the finalized cycle;
+    and after, plus `ranked` and `winners` counts), and tells the winners and
+    their managers (`notifications.cycle_finalized`). Returns the finalized cycle;
     its results are read back from `cycle_results` by the caller, so the first
     call and every repeat get the same body. Python holds no per-nominee state:
     memory is flat in the cycle's size.
@@ -196,6 +197,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         fields=("status", "finalized_at", "inputs_digest"),
         extra={"ranked": ranked, "winners": winners},
     )
+    notifications.cycle_finalized(session, cycle)
     return cycle
 
 

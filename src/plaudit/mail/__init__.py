@@ -1,0 +1,1 @@
+"""The worker side of notifications: rendering, SMTP, and the job queue's tasks."""
