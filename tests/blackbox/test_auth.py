@@ -58,12 +58,13 @@ def test_user_can_revoke_own_token(px):
     _assert_401(px.as_(own.json()["token"]).get("/users/me"))
 
 
-def test_inactive_user_token_is_401(px):
+def test_inactive_user_token_is_401_and_stays_revoked(px):
+    """API.md, Tokens: deactivating revokes all their tokens; reactivating does not bring them back."""
     user = px.user()
     assert px.admin.patch(f"/users/{user.id}", json={"is_active": False}).status_code == 200
     _assert_401(user.api.get("/users/me"))
     assert px.admin.patch(f"/users/{user.id}", json={"is_active": True}).status_code == 200
-    assert user.api.get("/users/me").status_code == 200
+    _assert_401(user.api.get("/users/me"))
 
 
 def test_expired_token_is_401(px):

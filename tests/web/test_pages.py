@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from plaudit.models import Cycle, Nomination
+from plaudit.services import audit_chain
 from tests.factories import make_criterion, make_cycle, make_nomination, make_team
 from tests.helpers import audit_rows, row_count
 
@@ -186,6 +187,20 @@ def test_audit_log_filters_and_names(browser, person, session):
     assert page.status_code == 200 and "cycle.create" in page.text and "name: Audited cycle" in page.text
     bad = browser.get("/app/audit?since=yesterday")
     assert bad.status_code == 422 and ("since", "must be a date") in _errors(bad)
+
+
+def test_audit_log_shows_the_last_verification_and_its_time(browser, person, session, clock):
+    browser.sign_in(person("admin"))
+    assert "has not been verified yet" in browser.get("/app/audit").text
+    report = audit_chain.ChainReport(sealed=12, unsealed=3, head_hash="ab" * 32)
+    audit_chain.record_verification(session, report, clock=clock)
+    assert "Hash chain verified" in browser.get("/app/audit").text
+    assert "12 sealed entries match; 3 newer ones not sealed yet" in browser.get("/app/audit").text
+    problem = "audit row x (position 5) is missing"
+    broken = audit_chain.ChainReport(sealed=4, unsealed=0, head_hash=None, problem=problem)
+    audit_chain.record_verification(session, broken, clock=clock)
+    page = browser.get("/app/audit").text
+    assert "Hash chain check failed" in page and problem in page
 
 
 def test_approvals_queue_progress_and_save_and_next(browser, person, session):
