@@ -6,9 +6,11 @@
 - `plan` reads the stored users and teams the file touches (a few set-based
   queries, whatever the file's size), checks the rules that need them and
   decides each row's action: the dry run stops here;
-- `apply` writes the plan in a fixed number of set-based statements (a
-  multi-row INSERT/UPDATE over `unnest` arrays, its audit rows in the same
-  statement), so 50,000 rows are a handful of round trips, not 50,000.
+- `apply` writes the plan in a fixed number of set-based statements, each
+  with its audit rows in the same statement: new users are inserted from the
+  temporary table `import_rows` (the file's rows, COPYed once by `plan`),
+  the rest are multi-row INSERT/UPDATEs over `unnest` arrays. So 50,000 rows
+  are a handful of round trips, not 50,000.
 
 All or nothing: every bad row is reported (`import_invalid`, `errors:
 [{line, column, msg}]`, sorted by line) and nothing changes.
