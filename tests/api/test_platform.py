@@ -767,6 +767,11 @@ GET /me/approvals
 GET /me/nominations
 GET /users/{id}/tokens
 POST /imports/people
+GET /me/notifications
+POST /me/notifications/read
+GET /me/preferences
+PATCH /me/preferences
+GET /notifications/outbox
 """
 
 

@@ -157,7 +157,7 @@ def test_the_journey(web_server: str, org: dict[str, str]):
             expect(total).to_have_text("1.0000")  # the live total, before anything is sent
             admin.page.get_by_role("button", name="Publish").click()
             expect(admin.page.get_by_role("heading", level=1)).to_contain_text("Spring awards")
-            expect(admin.page.get_by_role("status")).to_have_text("The cycle is published.")
+            expect(admin.page.locator(".flash")).to_have_text("The cycle is published.")
             admin.accessible()
 
             # The employee nominates a colleague, then sees the duplicate refused in words.
@@ -194,7 +194,7 @@ def test_the_journey(web_server: str, org: dict[str, str]):
                 manager.page.get_by_role("group", name=criterion).get_by_label(value, exact=True).check()
             manager.page.get_by_label("Comment").fill("Deserved.")
             manager.page.get_by_role("button", name="Approve").click()
-            expect(manager.page.get_by_role("status")).to_contain_text("Here is the next one.")
+            expect(manager.page.locator(".flash")).to_contain_text("Here is the next one.")
             assert manager.page.url != first and "/app/approvals/" in manager.page.url
             expect(manager.page.get_by_text("1 of 2 decided")).to_be_visible()
             manager.accessible()
@@ -203,9 +203,15 @@ def test_the_journey(web_server: str, org: dict[str, str]):
             admin.nav("Cycles")
             admin.page.get_by_role("link", name="Spring awards").click()
             admin.page.get_by_role("button", name="Close approvals now").click()
-            expect(admin.page.get_by_role("status")).to_contain_text("Approvals are closed")
+            expect(admin.page.locator(".flash")).to_contain_text("Approvals are closed")
             expect(admin.page.get_by_role("heading", name="Live ranking preview")).to_be_visible()
             expect(admin.page.get_by_role("cell", name="Sam Okafor")).to_be_visible()
+            admin.accessible()
+            for criterion, weight in (("Impact", "0.6"), ("Collaboration", "0.2"), ("Craft", "0.2")):
+                admin.page.get_by_label(f"Weight of {criterion}").fill(weight)
+            admin.page.get_by_role("button", name="Preview with these weights").click()
+            expect(admin.page.get_by_role("heading", name="What-if ranking")).to_be_visible()
+            expect(admin.page.get_by_role("cell", name="4.600000")).to_be_visible()  # 0.6*5 + 0.2*4 + 0.2*4
             admin.accessible()
             admin.shot("cycle-preview")
             admin.page.get_by_role("link", name="Finalize").click()

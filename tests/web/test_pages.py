@@ -255,3 +255,21 @@ def test_home_shows_open_cycles_nominations_and_the_queue(browser, person, sessi
     assert cycle.name in home.text and "Nominate a colleague" in home.text and "days left" in home.text
     assert "wait for your decision" in home.text or "waits for your decision" in home.text
     assert alice.display_name in home.text
+
+
+def test_what_if_weights_rank_without_storing(browser, person, session):
+    admin, alice, bob = person("admin"), person(), person()
+    cycle = make_cycle(session)
+    impact = make_criterion(session, cycle, name="Impact", weight="0.5")
+    craft = make_criterion(session, cycle, name="Craft", weight="0.5", position=1)
+    make_nomination(session, cycle, alice, bob)
+    browser.sign_in(admin)
+    page = f"/app/cycles/{cycle.id}"
+    off = browser.post(f"{page}/preview", {f"weight-{impact.id}": "0.7", f"weight-{craft.id}": "0.2",
+                                           "normalization": "none"}, page=page)
+    assert off.status_code == 422 and _errors(off)[0][0] == "what_if" and "0.9000" in _errors(off)[0][1]
+    tried = browser.post(f"{page}/preview", {f"weight-{impact.id}": "0.8", f"weight-{craft.id}": "0.2",
+                                             "normalization": "none"}, page=page)
+    assert tried.status_code == 200 and "What-if ranking" in tried.text and 'value="0.8"' in tried.text
+    session.expire_all()
+    assert str(session.get(type(impact), impact.id).weight) == "0.5000"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from plaudit.api import errors
 from plaudit.api.errors import PROBLEM_JSON, STATUS_BY_CODE
 from plaudit.api.middleware import RequestContext
-from plaudit.api.routes import audit, cycles, imports, nominations, people, results
+from plaudit.api.routes import audit, cycles, imports, nominations, notifications, people, results
 from plaudit.clock import Clock, system_clock
 from plaudit.db.session import make_engine, make_sessionmaker
 
@@ -72,7 +72,7 @@ def create_app(
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for module in (people, cycles, nominations, results, audit, imports):
+    for module in (people, cycles, nominations, results, audit, imports, notifications):
         app.include_router(module.router)
 
     from plaudit.web.app import create_web_app

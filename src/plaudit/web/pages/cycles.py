@@ -22,6 +22,7 @@ from plaudit.api.deps import ClockDep, SessionDep
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.schemas.cycles import CriterionCreate, CycleCreate
+from plaudit.schemas.results import Results
 from plaudit.services import criteria as criteria_service
 from plaudit.services import cycles as cycle_service
 from plaudit.services import ranking
@@ -255,20 +256,61 @@ def edit_cycle(request: Request, cycle_id: uuid.UUID, form: auth.Form, user: aut
 # --- the cycle page -------------------------------------------------------------
 
 
+@dataclass
+class WhatIf:
+    """The what-if form: weights as typed, by criterion id; the ranking they give."""
+
+    weights: dict[str, str]
+    normalization: str
+    results: Results | None = None
+
+
 def _cycle_page(request: Request, session: Session, user: User, cycle_id: uuid.UUID, clock, *,
-                errors: dict[str, str] | None = None, what_if: dict[str, str] | None = None,
+                errors: dict[str, str] | None = None, what_if: WhatIf | None = None,
                 status: int = 200) -> Response:
     cycle = cycle_service.get_cycle(session, user, cycle_id)
     require_admin(user)
     criteria = criteria_service.list_criteria(session, user, cycle_id)
-    preview = ranking.preview(session, user, cycle_id, clock=clock) if cycle.status == CycleStatus.published else None
+    preview = None
+    if what_if is not None and what_if.results is not None:
+        preview = what_if.results
+    elif cycle.status == CycleStatus.published:
+        preview = ranking.preview(session, user, cycle_id, clock=clock)
+    if what_if is None:
+        what_if = WhatIf({str(c.id): f"{c.weight:.4f}" for c in criteria}, cycle.score_normalization)
     now = clock.now()
     return render(request, "cycles/cycle.html", {
-        "cycle": cycle, "criteria": criteria, "preview": preview, "what_if": what_if or {},
+        "cycle": cycle, "criteria": criteria, "preview": preview, "what_if": what_if,
+        "normalizations": list(ScoreNormalization),
         "nominations_open": cycle_service.nominations_open(cycle, now),
         "approvals_open": cycle_service.approvals_open(cycle, now),
         "can_finalize": cycle.status == CycleStatus.published and now >= cycle.approval_closes_at,
     }, errors=errors, status=status)
+
+
+@router.post("/cycles/{cycle_id}/preview")
+def what_if_preview(request: Request, cycle_id: uuid.UUID, form: auth.Form, user: auth.PageUser,
+                    session: SessionDep, clock: ClockDep) -> Response:
+    """The ranking with other weights (and normalization); nothing is stored."""
+    criteria = criteria_service.list_criteria(session, user, cycle_id)
+    asked = WhatIf({str(c.id): text(form, f"weight-{c.id}") for c in criteria}, text(form, "normalization"))
+    errors: dict[str, str] = {}
+    weights = {}
+    for criterion in criteria:
+        try:
+            weights[criterion.id] = Decimal(asked.weights[str(criterion.id)])
+        except InvalidOperation:
+            errors[f"weight-{criterion.id}"] = "must be a number such as 0.2500"
+    try:
+        if errors:
+            raise FormError(errors)
+        with refusals(session, {"weights_invalid": "what_if", "cycle_state": "what_if"}):
+            asked.results = Results.model_validate_json(ranking.what_if(
+                session, user, cycle_id, weights=weights, normalization=asked.normalization or None))
+    except FormError as refused:
+        return _cycle_page(request, session, user, cycle_id, clock, what_if=asked, errors=refused.errors,
+                           status=422)
+    return _cycle_page(request, session, user, cycle_id, clock, what_if=asked)
 
 
 @router.get("/cycles/{cycle_id}")

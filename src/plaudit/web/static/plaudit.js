@@ -48,7 +48,8 @@
         total.textContent = (sum / 10000).toFixed(4);
         total.classList.toggle("off", sum !== 10000);
         var note = document.getElementById("weights-note");
-        if (note) note.textContent = sum === 10000 ? "Ready to publish." : "Weights must sum to exactly 1.0000 to publish.";
+        if (note) note.textContent = sum === 10000 ? (note.getAttribute("data-ok") || "Ready to publish.")
+          : (note.getAttribute("data-off") || "Weights must sum to exactly 1.0000 to publish.");
       };
       document.addEventListener("input", function (e) { if (e.target.hasAttribute("data-weight")) update(); });
       update();
