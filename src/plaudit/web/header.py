@@ -22,6 +22,7 @@ class Link:
 class Header:
     links: list[Link] = field(default_factory=list)
     progress: QueueProgress | None = None  # the approval queue's, for approvers (pages reuse it)
+    unread: int | None = None  # unread notifications: set with the Notifications page (shown when not None)
 
     @property
     def waiting(self) -> int | None:
@@ -39,5 +40,5 @@ def header_for(session: Session, user: User, clock: Clock) -> Header:
         links.append(Link("/app/approvals", "Approvals", progress.waiting))
     if user.role == Role.admin:
         links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
-    # Notifications (with the unread count) joins here with the notifications issue.
+    # The Notifications link (its count is `unread`) joins with the notifications issue.
     return Header(links=links, progress=progress)
