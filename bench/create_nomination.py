@@ -7,7 +7,9 @@ holding the two prepared INSERTs (nomination + audit row), autocommit off.
 
 Both run in the same database, in alternating rounds (baseline, service,
 baseline, service, ...) on distinct (nominator, nominee) pairs of their own
-published cycle (open windows, no quota: the default), so drift (other load
+published cycle (open windows, no quota: the default; the service's cycle has
+a winner cool-down of 3 over 5 finished cycles, so check 7 reads the award
+history on every create), so drift (other load
 on the machine, table growth) hits both alike. A third side, for the record
 and not the target, runs the service in a cycle with a quota (never reached),
 whose create path takes the nominator's lock and counts before inserting: two
@@ -35,6 +37,8 @@ from psycopg.types.json import Jsonb
 from bench import loaders
 from bench.common import Outcome, Server, block, libpq, log, postmaster_pid, tree_cpu
 from plaudit.models.enums import Role
+
+COOLDOWN = 3  # the service cycle's winner_cooldown_cycles
 
 TARGET = 0.60
 SEALING_TARGET = 0.95  # the service with sealing running / without
@@ -149,11 +153,17 @@ def run(
             per = -(-nominations // nominators_n)
             nominees = loaders.make_users(conn, per, role=Role.employee, tag="nominee")
             raw_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Raw baseline")
-            svc_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Service")
+            # The judged side checks eligibility too: a cool-down of 3 over a history of
+            # 5 finished cycles that ranked every nominee (never a winner) and others who won.
+            svc_cycle = loaders.make_cycle(
+                conn, now=now, phase="nominating", name="Service", winner_cooldown_cycles=COOLDOWN
+            )
             quota_cycle = loaders.make_cycle(
                 conn, now=now, phase="nominating", name="Service, quota", max_nominations_per_nominator=per + 1
             )
             sealed_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Service, sealing")
+            winners = loaders.make_users(conn, 20, role=Role.employee, tag="winner")
+            loaders.finish_cycles(conn, now=now, count=5, ranked=nominees, winners=winners)
             conn.commit()
             conn.execute("ANALYZE")
             conn.commit()

@@ -463,10 +463,15 @@ def _seed_demo(session, now) -> str:
 
 
 def _no_users() -> bool:
-    from plaudit.db.session import transaction
+    """Whether the database has no user yet (a fresh install). The connection
+    is closed afterwards: `serve`'s workers open their own."""
+    from plaudit.db.session import default_engine, transaction
 
-    with transaction() as session:
-        return session.scalar(select(User.id).limit(1)) is None
+    try:
+        with transaction() as session:
+            return session.scalar(select(User.id).limit(1)) is None
+    finally:
+        default_engine().dispose()
 
 
 @cycles_app.command("list")
