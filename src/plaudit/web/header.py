@@ -23,6 +23,7 @@ class Link:
 class Header:
     links: list[Link] = field(default_factory=list)
     progress: QueueProgress | None = None  # the approval queue's, for approvers (pages reuse it)
+    unread: int | None = None  # unread notifications (the Notifications link is shown when not None)
 
     @property
     def waiting(self) -> int | None:
@@ -40,5 +41,4 @@ def header_for(session: Session, user: User, clock: Clock) -> Header:
         links.append(Link("/app/approvals", "Approvals", progress.waiting))
     if user.role == Role.admin:
         links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
-    links.append(Link("/app/notifications", "Notifications", unread_count(session, user)))
-    return Header(links=links, progress=progress)
+    return Header(links=links, progress=progress, unread=unread_count(session, user))
