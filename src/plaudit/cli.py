@@ -7,8 +7,9 @@ audited with no actor (actor_id null), as the spec asks for command-line work.
 import os
 import sys
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from sqlalchemy import select
@@ -84,17 +85,14 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
-    PostgreSQL. This process also seals the audit log every
-    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
-    and runs one notification worker (a child process) unless --no-worker."""
+    PostgreSQL. Runs one worker (a child process: notification email,
+    reminders, sealing the audit log) unless --no-worker."""
     import subprocess
     import sys
 
     import uvicorn
 
     from plaudit.db import migrate
-    from plaudit.db.session import make_engine, make_sessionmaker
-    from plaudit.services.audit_chain import run_sealer
 
     url = ensure_database(migrated=False)
     migrate.upgrade(url)
@@ -104,9 +102,6 @@ def serve(
                    "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
-    interval = get_settings().seal_interval
-    if interval:
-        run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
     worker = None
     if not no_worker:
         command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
@@ -132,7 +127,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
     parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
 ) -> None:
-    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    """Deliver notification email, run reminders and seal the audit log (any number of workers, on any host)."""
     import asyncio
     import logging
 
@@ -229,20 +224,40 @@ def users_invite(email: Annotated[str, typer.Argument(help="The user's email.")]
     typer.echo(sign_in_link(secret))
 
 
+EXPIRES_HELP = "'never', or an ISO 8601 date or time with an offset; default: in 90 days."
+
+
+def token_expiry(value: str | None) -> datetime | Literal["never"] | None:
+    """`--expires`: None (the 90-day default), "never", or a time (a date is its start, UTC)."""
+    if value is None or value == "never":
+        return value
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(EXPIRES_HELP) from None
+    if len(value) == 10:
+        return when.replace(tzinfo=UTC)
+    if when.tzinfo is None:
+        raise typer.BadParameter("a time needs an offset, e.g. 2031-01-31T17:00:00Z")
+    return when
+
+
 @tokens_app.command("create")
 def tokens_create(
     email: Annotated[str, typer.Argument(help="The user's email.")],
     name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
+    expires: Annotated[str | None, typer.Option(help=EXPIRES_HELP)] = None,
 ) -> None:
     """Issue an API token for a user; prints the token alone on stdout."""
     from plaudit.db.session import transaction
     from plaudit.services.tokens import create_token
 
+    expires_at = token_expiry(expires)
     ensure_database()
     try:
         with transaction() as session:
             user = _user_by_email(session, email)
-            issued = create_token(session, None, user, name=name, now=system_clock.now())
+            issued = create_token(session, None, user, name=name, expires_at=expires_at, now=system_clock.now())
             secret = issued.secret
     except DomainError as error:
         fail(error)
@@ -323,8 +338,8 @@ def _cycle_uuid(cycle_id: str):
 
 @audit_app.command("seal")
 def audit_seal() -> None:
-    """Seal every audit row that can be sealed now (`plaudit serve` also seals
-    every few seconds); prints how many."""
+    """Seal every audit row that can be sealed now (workers also seal, every
+    2 seconds); prints how many."""
     from plaudit.db.session import default_engine, make_sessionmaker
     from plaudit.services.audit_chain import seal_pending
 
@@ -370,7 +385,7 @@ def _demo_email(name: str) -> str:
 
 
 @app.command()
-def demo() -> None:
+def demo(expires: Annotated[str | None, typer.Option(help=f"The sample tokens'. {EXPIRES_HELP}")] = None) -> None:
     """Seed a demo organisation (teams, managers, employees, an admin) and a
     published cycle open for nominations and approvals; print sample tokens.
 
@@ -380,6 +395,7 @@ def demo() -> None:
     from plaudit.services.passwords import issue_link
     from plaudit.services.tokens import create_token
 
+    expires_at = token_expiry(expires)
     url = ensure_database()
     now = system_clock.now()
     lines = [f"Database: {where_data_lives(url)}"]
@@ -398,7 +414,7 @@ def demo() -> None:
                 samples.append(user)
             lines.append("Sample tokens (send as 'Authorization: Bearer <token>'):")
             for user in samples:
-                secret = create_token(session, None, user, name="demo", now=now).secret
+                secret = create_token(session, None, user, name="demo", expires_at=expires_at, now=now).secret
                 lines.append(f"  {user.role:<8} {user.email:<36} {secret}")
             lines.append("Sign-in links for the web app (each works once, for 72 hours; open one, set a password):")
             for user in samples:
@@ -447,10 +463,15 @@ def _seed_demo(session, now) -> str:
 
 
 def _no_users() -> bool:
-    from plaudit.db.session import transaction
+    """Whether the database has no user yet (a fresh install). The connection
+    is closed afterwards: `serve`'s workers open their own."""
+    from plaudit.db.session import default_engine, transaction
 
-    with transaction() as session:
-        return session.scalar(select(User.id).limit(1)) is None
+    try:
+        with transaction() as session:
+            return session.scalar(select(User.id).limit(1)) is None
+    finally:
+        default_engine().dispose()
 
 
 @cycles_app.command("list")

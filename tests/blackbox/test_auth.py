@@ -58,12 +58,13 @@ def test_user_can_revoke_own_token(px):
     _assert_401(px.as_(own.json()["token"]).get("/users/me"))
 
 
-def test_inactive_user_token_is_401(px):
+def test_inactive_user_token_is_401_and_stays_revoked(px):
+    """API.md, Tokens: deactivating revokes all their tokens; reactivating does not bring them back."""
     user = px.user()
     assert px.admin.patch(f"/users/{user.id}", json={"is_active": False}).status_code == 200
     _assert_401(user.api.get("/users/me"))
     assert px.admin.patch(f"/users/{user.id}", json={"is_active": True}).status_code == 200
-    assert user.api.get("/users/me").status_code == 200
+    _assert_401(user.api.get("/users/me"))
 
 
 def test_expired_token_is_401(px):
@@ -119,9 +120,11 @@ API_PATHS = {
     ("delete", "/criteria/{id}"), ("get", "/cycles/{id}/nominations"), ("post", "/cycles/{id}/nominations"),
     ("get", "/nominations/{id}"), ("patch", "/nominations/{id}"), ("post", "/nominations/{id}/withdraw"),
     ("put", "/nominations/{id}/approval"), ("get", "/nominations/{id}/approvals"), ("get", "/cycles/{id}/preview"),
-    ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
+    ("post", "/cycles/{id}/preview"), ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
     ("post", "/cycles/{id}/close-nominations"), ("post", "/cycles/{id}/close-approvals"),
     ("get", "/me/approvals"), ("get", "/me/nominations"), ("get", "/users/{id}/tokens"),
+    ("post", "/imports/people"), ("get", "/me/notifications"), ("post", "/me/notifications/read"),
+    ("get", "/me/preferences"), ("patch", "/me/preferences"), ("get", "/notifications/outbox"),
 }
 
 

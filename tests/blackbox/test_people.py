@@ -1,5 +1,7 @@
 """Users, teams, tokens over HTTP (API.md paths and Objects)."""
 
+from datetime import timedelta
+
 from tests.blackbox.conftest import (
     PAGE_KEYS,
     TEAM_KEYS,
@@ -171,7 +173,10 @@ def test_token_creation_shape_and_permissions(px):
     body = r.json()
     assert set(body) == TOKEN_KEYS | {"token"}
     assert body["user_id"] == user.id and body["name"] == "laptop"
-    assert body["expires_at"] is None and body["revoked_at"] is None
+    # API.md, Tokens: created without expires_at, a token expires after 90 days.
+    lifetime = parse_utc(body["expires_at"]) - parse_utc(body["created_at"])
+    assert abs(lifetime - timedelta(days=90)) < timedelta(minutes=1)
+    assert body["revoked_at"] is None
     assert len(body["token"]) >= 32
     assert px.as_(body["token"]).get("/users/me").json()["id"] == user.id
     assert_problem(other.api.post(f"/users/{user.id}/tokens", json={"name": "steal"}), 403, "forbidden")

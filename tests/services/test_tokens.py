@@ -23,8 +23,8 @@ def test_user_issues_own_token_which_authenticates(session):
     assert authenticate(session, issued.secret, now=NOW).id == user.id
     (row,) = audit_rows(session, entity_id=issued.token.id)
     assert (row.action, row.entity_type, row.actor_id) == ("token.create", "token", user.id)
-    assert row.payload == {"after": {"user_id": str(user.id), "name": "laptop", "expires_at": None,
-                                     "revoked_at": None}}
+    assert row.payload == {"after": {"user_id": str(user.id), "name": "laptop",
+                                     "expires_at": (NOW + timedelta(days=90)).isoformat(), "revoked_at": None}}
 
 
 def test_authenticate_returns_the_sessions_own_user_or_adds_one_without_a_query(session):

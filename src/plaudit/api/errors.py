@@ -110,7 +110,14 @@ def internal_error() -> JSONResponse:
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    return [{"loc": list(e.get("loc", ())), "msg": _message(e)} for e in exc.errors()]
+
+
+def _message(error: dict[str, Any]) -> str:
+    """The error's message; malformed JSON says what is wrong with it."""
+    msg = str(error.get("msg", "invalid"))
+    reason = (error.get("ctx") or {}).get("error")
+    return f"{msg}: {reason}" if error.get("type") == "json_invalid" and reason else msg
 
 
 async def _on_domain_error(request: Request, exc: DomainError) -> JSONResponse:

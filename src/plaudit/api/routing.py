@@ -20,6 +20,7 @@ async endpoint's is.
 import functools
 import inspect
 import json
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
@@ -37,8 +38,23 @@ from plaudit.api.precedence import precede, route_who
 class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_float=Decimal)
+            body = await self.body()
+            self._json = json.loads(body, parse_float=Decimal, object_pairs_hook=_unique_keys(body))
         return self._json
+
+
+def _unique_keys(document: bytes) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object with a key twice is malformed (API.md, Text): parsers
+    disagree on which value wins, so none is taken."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            twice = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+            raise json.JSONDecodeError(f"duplicate key {twice!r}", document.decode("utf-8", "replace"), 0)
+        return found
+
+    return build
 
 
 def in_one_trip(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
@@ -35,6 +35,30 @@ def _date_as_its_start(value: Any) -> Any:
 
 # A time in a query that may also be a plain date, meaning that date's start in UTC (API.md, GET /audit-logs).
 InputTimeOrDate = Annotated[AwareDatetime, BeforeValidator(_iso_text), BeforeValidator(_date_as_its_start)]
+
+
+def _true_or_false(value: Any) -> Any:
+    """A boolean in a query string is `true` or `false`, nothing else: pydantic
+    alone would also read `yes`, `on`, `1` or `t`."""
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false")
+
+
+# A boolean query parameter (API.md, Text: booleans are booleans). In bodies, use `StrictBool`.
+QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+def _json_boolean(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be a JSON boolean")
+    return value
+
+
+# `true` and nothing else in a body (a Literal alone would also take 1).
+JsonTrue = Annotated[Literal[True], BeforeValidator(_json_boolean)]
 
 
 class StrictBody(BaseModel):

@@ -2,14 +2,14 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
 from plaudit.config import get_settings
 from plaudit.models.notifications import EmailStatus, NotificationKind
 from plaudit.paging import MAX_LIMIT
-from plaudit.schemas.common import Out, StrictBody
+from plaudit.schemas.common import JsonTrue, Out, StrictBody
 
 
 class Notification(Out):
@@ -32,7 +32,7 @@ class MarkRead(StrictBody):
     """Either `ids` (the caller's notifications to mark; others are ignored) or `all: true`."""
 
     ids: Annotated[list[uuid.UUID], Field(max_length=MAX_LIMIT)] | None = None
-    all: Literal[True] | None = None
+    all: JsonTrue | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> "MarkRead":

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from plaudit.models.enums import Role
 from plaudit.schemas.common import InputTime, Out, StrictBody
@@ -23,7 +23,7 @@ Email = Annotated[
     AfterValidator(normalize_email),
     Field(examples=["ada@example.org"]),
 ]
-"""An email address; stored trimmed and lower-case (at most 320 characters)."""
+"""An email address; stored trimmed and lower-case (RFC 5321 lengths: 64 before the @, 254 in all)."""
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
 """1-200 characters after trimming surrounding whitespace."""
@@ -50,7 +50,7 @@ class UserUpdate(StrictBody):
     display_name: Name = None  # type: ignore[assignment]  # left out: unchanged; null: 422
     role: Role = None  # type: ignore[assignment]
     team_id: uuid.UUID | None = None
-    is_active: bool = None  # type: ignore[assignment]
+    is_active: StrictBool = None  # type: ignore[assignment]
 
 
 class Team(Out):

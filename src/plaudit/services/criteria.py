@@ -40,7 +40,7 @@ from plaudit.models.enums import CycleStatus
 from plaudit.services import audit
 from plaudit.services.cycles import ONE, can_see, format_weight, get_cycle
 from plaudit.services.users import require_admin
-from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
+from plaudit.services.validation import clean_name, clean_text, field_error, refuse_unknown_fields, unique_guard
 
 CRITERION_FIELDS = ("cycle_id", "name", "description", "weight", "position")
 SETTABLE_FIELDS = ("name", "description", "weight", "position")
@@ -86,7 +86,7 @@ def _clean_field(field: str, value: Any, *, loc_prefix: list[Any]) -> Any:
     if value is None:
         raise field_error(field, "may not be null", loc=loc)
     if field == "name":
-        return clean_text(value, field, min_len=1, max_len=NAME_MAX, strip=True, loc=loc)
+        return clean_name(value, field, max_len=NAME_MAX, loc=loc)
     if field == "description":
         return clean_text(value, field, min_len=0, max_len=DESCRIPTION_MAX, strip=False, loc=loc)
     if field == "weight":

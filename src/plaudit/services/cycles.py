@@ -64,7 +64,7 @@ from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.paging import DEFAULT_LIMIT, Page, desc, keyset_page
 from plaudit.services import audit, notifications
 from plaudit.services.users import require_admin
-from plaudit.services.validation import clean_text, field_error, refuse_unknown_fields, unique_guard
+from plaudit.services.validation import clean_name, clean_text, field_error, refuse_unknown_fields, unique_guard
 
 # Fields an admin sets (create: all of them; update: those editable in the status).
 SETTABLE_FIELDS = (
@@ -188,7 +188,7 @@ def _clean_field(field: str, value: Any) -> Any:
             return None
         raise field_error(field, "may not be null")
     if field == "name":
-        return clean_text(value, field, min_len=1, max_len=NAME_MAX, strip=True)
+        return clean_name(value, field, max_len=NAME_MAX)
     if field == "description":
         return clean_text(value, field, min_len=0, max_len=DESCRIPTION_MAX, strip=False)
     if field in WINDOW_FIELDS:

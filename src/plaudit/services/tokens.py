@@ -12,12 +12,17 @@ Decisions where the spec is silent:
 - a token may be issued for an inactive user (by an admin or the command
   line); it authenticates only once the user is active again;
 - token names are 1-200 characters, trimmed.
+
+A token created without `expires_at` expires after DEFAULT_LIFETIME (API.md);
+only the command line makes one that never expires (`--expires never`).
+Deactivating a user revokes their tokens for good (`revoke_tokens_of`).
 """
 
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -32,6 +37,7 @@ from plaudit.services.lookup import locked_for_update
 from plaudit.services.validation import checked_field, field_error, normalize_name
 
 TOKEN_FIELDS = ("user_id", "name", "expires_at", "revoked_at")
+DEFAULT_LIFETIME = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -46,19 +52,24 @@ def create_token(
     user: User,
     *,
     name: str,
-    expires_at: datetime | None = None,
+    expires_at: datetime | Literal["never"] | None = None,
     now: datetime,
 ) -> IssuedToken:
     """Issue a token for `user` (admins, the user themself, or the CLI).
 
     Another non-admin user is `forbidden`; `expires_at` must be in the
-    future (`validation_error`). Writes `token.create`; the payload never
+    future (`validation_error`); without it (or null) the token expires
+    after DEFAULT_LIFETIME, and `"never"` (the command line's) never. Writes `token.create`; the payload never
     holds the secret or its hash.
     """
     if actor is not None and actor.role != Role.admin and actor.id != user.id:
         raise Forbidden("only admins may issue tokens for other users")
     name = checked_field("name", normalize_name, name)
-    if expires_at is not None:
+    if expires_at is None:
+        expires_at = now + DEFAULT_LIFETIME
+    elif expires_at == "never":
+        expires_at = None
+    else:
         if expires_at.tzinfo is None:
             raise field_error("expires_at", "must have a UTC offset")
         if expires_at <= now:

@@ -22,6 +22,7 @@ Decisions where the spec is silent:
 
 import re
 import uuid
+from datetime import datetime
 from enum import Enum
 from typing import Any, Final, Literal
 
@@ -29,16 +30,18 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from plaudit import paging
+from plaudit.clock import system_clock
 from plaudit.errors import DuplicateName, Forbidden, NotFound
 from plaudit.models import Team, User
 from plaudit.models.enums import Role
-from plaudit.services import audit
+from plaudit.services import audit, tokens
 from plaudit.services.lookup import get_or_not_found, locked_for_update
 from plaudit.services.validation import checked_field, field_error, normalize_name, unique_guard
 
 USER_FIELDS = ("email", "display_name", "role", "team_id", "is_active")
 MANAGER_ROLES = frozenset({Role.manager.value, Role.admin.value})
-EMAIL_MAX = 320
+EMAIL_MAX = 254  # RFC 5321: a path holds at most 256 octets, "<" and ">" included
+EMAIL_LOCAL_MAX = 64  # RFC 5321: the part before the @
 _SPACE_OR_NUL = re.compile(r"[\s\x00]")  # \s is str.isspace(); a regex, because imports check 50,000 emails
 # pg_advisory_xact_lock key taken by updates that may change who is an active admin.
 ADMIN_SET_LOCK = 0x706C_6164_6D69_6E  # "pladmin"
@@ -68,7 +71,7 @@ def normalize_email(value: str) -> str:
     """The stored form of an email (trimmed, lower-case), or ValueError.
 
     Deliberately modest: one `@` with something on both sides, no whitespace,
-    at most 320 characters. Deliverability is not this service's business.
+    RFC 5321's lengths (at most 64 characters before the @, 254 in all). Deliverability is not this service's business.
     """
     email = value.strip().lower()
     local, at, domain = email.partition("@")
@@ -78,6 +81,8 @@ def normalize_email(value: str) -> str:
         raise ValueError("must not contain whitespace or NUL characters")
     if len(email) > EMAIL_MAX:
         raise ValueError(f"must be at most {EMAIL_MAX} characters")
+    if len(local) > EMAIL_LOCAL_MAX:
+        raise ValueError(f"the part before the @ must be at most {EMAIL_LOCAL_MAX} characters")
     return email
 
 
@@ -170,8 +175,11 @@ def update_user(
     role: Role | str | Unset = UNSET,
     team_id: uuid.UUID | None | Unset = UNSET,
     is_active: bool | Unset = UNSET,
+    now: datetime | None = None,
 ) -> User:
     """Change any of display_name, role, team_id (None clears it), is_active.
+    Deactivating revokes every live token of the user at `now` (default: the
+    system clock), for good: reactivating brings none back (API.md).
 
     Admins only (`forbidden` first), then `not_found`. Refuses to demote or
     deactivate the last active admin, and to take the manager/admin role from
@@ -212,6 +220,8 @@ def update_user(
         _keep_an_admin(session, user, "role" if "role" in changes else "is_active")
 
     audit.change_and_record(session, actor, user, changes, action="user.update", entity_type="user", fields=USER_FIELDS)
+    if changes.get("is_active") is False:
+        tokens.revoke_tokens_of(session, actor, [user.id], now=now or system_clock.now())
     return user
 
 

@@ -9,6 +9,7 @@ reuse it; `checked_field` turns it into `validation_error`).
 """
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -23,6 +24,26 @@ T = TypeVar("T")
 NAME_MAX = 200
 # Unicode's control characters (category Cc).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# A printable ASCII character other than space: visible (the common case, checked fast).
+_ASCII_VISIBLE = re.compile("[!-~]")
+# What shows nothing: separators, format and other non-characters, lone
+# combining marks; and letters and symbols drawn blank (Hangul fillers, the
+# blank Braille pattern).
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible_name(name: str) -> str:
+    """`name` itself, or ValueError unless it has a visible character and no
+    control character (API.md, Text): a name made of zero-width spaces or
+    Hangul fillers would show as nothing."""
+    if _CONTROL.search(name):
+        raise ValueError("must not contain control characters")
+    if not _ASCII_VISIBLE.search(name) and not any(
+        unicodedata.category(c) not in _INVISIBLE_CATEGORIES and c not in _BLANK_LOOKING for c in name
+    ):
+        raise ValueError("must contain a visible character")
+    return name
 
 
 def field_error(field: str, msg: str, *, loc: list[Any] | None = None) -> ValidationFailed:
@@ -65,11 +86,19 @@ def normalize_name(value: str, *, max_length: int = NAME_MAX) -> str:
         raise ValueError("must not be blank")
     if "\x00" in name:
         raise ValueError("must not contain NUL characters")
-    if _CONTROL.search(name):
-        raise ValueError("must not contain control characters")
+    visible_name(name)
     if len(name) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
     return name
+
+
+def clean_name(value: Any, field: str, *, max_len: int, loc: list[Any] | None = None) -> str:
+    """A cycle's or criterion's name: `clean_text` (1..max_len, trimmed), then `visible_name`."""
+    name = clean_text(value, field, min_len=1, max_len=max_len, strip=True, loc=loc)
+    try:
+        return visible_name(name)
+    except ValueError as error:
+        raise field_error(field, str(error), loc=loc) from None
 
 
 def checked_field(field: str, normalize: Callable[[Any], T], value: Any) -> T:

@@ -12,7 +12,7 @@ from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import CycleStatus
-from plaudit.schemas.common import Items, Page
+from plaudit.schemas.common import Items, Page, QueryBool
 from plaudit.schemas.cycles import (
     CriteriaReplace,
     CriterionCreate,
@@ -35,7 +35,7 @@ def list_cycles(
     user: CurrentUser,
     page: PageDep,
     status_: Annotated[CycleStatus | None, Query(alias="status")] = None,
-    include_archived: bool = False,
+    include_archived: QueryBool = False,
 ) -> Page[CycleOut]:
     """Cycles newest first. Archived ones only with `status=archived` or
     `include_archived=true`; drafts only for admins."""

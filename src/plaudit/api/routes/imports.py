@@ -9,6 +9,7 @@ from plaudit.api.deps import ClockDep, SessionDep
 from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.errors import ValidationFailed
+from plaudit.schemas.common import QueryBool
 from plaudit.schemas.imports import ImportReport
 from plaudit.services import imports
 
@@ -32,8 +33,10 @@ async def import_people(
     session: SessionDep,
     actor: AdminUser,
     clock: ClockDep,
-    dry_run: Annotated[bool, Query(description="Report what would happen; change nothing.")] = False,
-    deactivate_missing: Annotated[bool, Query(description="Deactivate active users absent from the file.")] = False,
+    dry_run: Annotated[QueryBool, Query(description="Report what would happen; change nothing.")] = False,
+    deactivate_missing: Annotated[
+        QueryBool, Query(description="Deactivate active users absent from the file.")
+    ] = False,
 ) -> ImportReport:
     """Create and update users and teams from HR's CSV export (admins). All or
     nothing: any bad row is a `422 import_invalid` listing every one, and

@@ -9,7 +9,7 @@ from plaudit.api.precedence import AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.models.notifications import EmailStatus
 from plaudit.schemas import notifications as schemas
-from plaudit.schemas.common import Page, page_of
+from plaudit.schemas.common import Page, QueryBool, page_of
 from plaudit.services import notifications
 
 router = APIRouter(tags=["notifications"], route_class=PlauditRoute)
@@ -25,7 +25,7 @@ def list_my_notifications(
     actor: CurrentUser,
     page: PageDep,
     response: Response,
-    unread: Annotated[bool, Query(description="Only those not read yet.")] = False,
+    unread: Annotated[QueryBool, Query(description="Only those not read yet.")] = False,
 ) -> Page[schemas.Notification]:
     """The caller's notifications, newest first. Reading the list marks nothing
     read: `POST /me/notifications/read` does."""

@@ -9,7 +9,7 @@ from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.api.precedence import AdminOrTheUser, AdminUser
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas import people as schemas
-from plaudit.schemas.common import Page, page_of
+from plaudit.schemas.common import Page, QueryBool, page_of
 from plaudit.services import teams, tokens, users
 
 router = APIRouter(route_class=PlauditRoute)
@@ -29,7 +29,7 @@ def list_users(
     page: PageDep,
     q: Annotated[str | None, Query(max_length=200, description="Substring of display name or email, any case.")] = None,
     team_id: uuid.UUID | None = None,
-    include_inactive: Annotated[bool, Query(description="Admins only.")] = False,
+    include_inactive: Annotated[QueryBool, Query(description="Admins only.")] = False,
 ) -> Page[schemas.User]:
     """Active users (all users with `include_inactive`), by display name."""
     found = users.list_users(
@@ -53,10 +53,10 @@ def read_user(user_id: uuid.UUID, session: SessionDep, actor: CurrentUser) -> sc
 
 @router.patch("/users/{user_id}", tags=["users"])
 def update_user(
-    user_id: uuid.UUID, body: schemas.UserUpdate, session: SessionDep, actor: AdminUser
+    user_id: uuid.UUID, body: schemas.UserUpdate, session: SessionDep, actor: AdminUser, clock: ClockDep
 ) -> schemas.User:
-    """Change any of display_name, role, team_id, is_active (admins)."""
-    user = users.update_user(session, actor, user_id, **body.model_dump(exclude_unset=True))
+    """Change any of display_name, role, team_id, is_active (admins). Deactivating revokes the user's tokens."""
+    user = users.update_user(session, actor, user_id, **body.model_dump(exclude_unset=True), now=clock.now())
     return schemas.User.model_validate(user)
 
 
