@@ -510,6 +510,35 @@ def cycles_list(
         typer.echo("No cycles" + ("." if all_ else " (archived ones are listed with --all)."))
 
 
+@cycles_app.command("close-nominations")
+def cycles_close_nominations(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the nomination window now (published cycle, window open)."""
+    _close_now("close_nominations", cycle_id)
+
+
+@cycles_app.command("close-approvals")
+def cycles_close_approvals(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the approval window, and the nomination window with it, now; finalize may follow at once."""
+    _close_now("close_approvals", cycle_id)
+
+
+def _close_now(action: str, cycle_id: str) -> None:
+    """Run a close-now service (`cycles.close_nominations`/`close_approvals`);
+    prints the cycle's new closing bounds (UTC)."""
+    from plaudit.clock import system_clock
+    from plaudit.db.session import transaction
+    from plaudit.services import cycles
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            cycle = getattr(cycles, action)(session, None, _cycle_uuid(cycle_id), now=system_clock.now())
+            typer.echo(f"nominations close {cycle.nomination_closes_at:%Y-%m-%d %H:%M:%S} UTC; "
+                       f"approvals close {cycle.approval_closes_at:%Y-%m-%d %H:%M:%S} UTC")
+    except DomainError as error:
+        fail(error)
+
+
 def _span(opens, closes) -> str:
     return f"{opens:%Y-%m-%d %H:%M} - {closes:%Y-%m-%d %H:%M}"
 
