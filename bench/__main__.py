@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("create", "finalize", "http", "import", "queue")
+BENCHMARKS = ("create", "finalize", "http", "import", "queue", "audit", "pages")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -72,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cycles they are spread over (env BENCH_QUEUE_CYCLES, default 20)")
     g.add_argument("--queue-repeats", type=int, default=_env_int("BENCH_QUEUE_REPEATS", 30),
                    help="timed runs of each page per side (env BENCH_QUEUE_REPEATS, default 30)")
+    g = p.add_argument_group("F. audit (the audit hash chain: sealing rate, verify)")
+    g.add_argument("--audit-rows", type=int, default=_env_int("BENCH_AUDIT_ROWS", 1_000_000),
+                   help="audit rows to seal and verify (env BENCH_AUDIT_ROWS, default 1000000)")
+    g = p.add_argument_group("F. pages (the Home and Approvals pages vs the JSON endpoints with the same data)")
+    g.add_argument("--page-nominations", type=int, default=_env_int("BENCH_PAGE_NOMINATIONS", 500),
+                   help="pending nominations in the manager's queue (env BENCH_PAGE_NOMINATIONS, default 500)")
+    g.add_argument("--page-requests", type=int, default=_env_int("BENCH_PAGE_REQUESTS", 1000),
+                   help="timed pages (or JSON sets) per side (env BENCH_PAGE_REQUESTS, default 1000)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "create":
             from bench import create_nomination
 
-            outcomes.append(
+            outcomes.extend(
                 create_nomination.run(
                     server,
                     nominations=args.creates,
@@ -140,6 +148,15 @@ def main(argv: list[str] | None = None) -> int:
 
             outcomes.append(queue.run(
                 server, nominations=args.queue_nominations, cycles=args.queue_cycles, repeats=args.queue_repeats))
+        elif name == "audit":
+            from bench import audit_chain
+
+            outcomes.append(audit_chain.run(server, rows=args.audit_rows))
+        elif name == "pages":
+            from bench import pages
+
+            outcomes.append(pages.run(server, nominations=args.page_nominations, requests=args.page_requests,
+                                      concurrency=args.concurrency, workers=args.workers))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s):")
     for o in outcomes:

@@ -7,11 +7,17 @@ holding the two prepared INSERTs (nomination + audit row), autocommit off.
 
 Both run in the same database, in alternating rounds (baseline, service,
 baseline, service, ...) on distinct (nominator, nominee) pairs of their own
-published cycle (open windows, no quota: the default), so drift (other load
+published cycle (open windows, no quota: the default; the service's cycle has
+a winner cool-down of 3 over 5 finished cycles, so check 7 reads the award
+history on every create), so drift (other load
 on the machine, table growth) hits both alike. A third side, for the record
 and not the target, runs the service in a cycle with a quota (never reached),
 whose create path takes the nominator's lock and counts before inserting: two
-round trips more. Each side's rate is its best round
+round trips more. A fourth side runs the service while the audit sealer
+runs beside it, in its own process as a worker would, sealing every
+`SEAL_INTERVAL` seconds (shorter than the production default, so that each
+round sees several sealings): its targets are >= 60 % of raw and within 5 %
+of the service without it. Each side's rate is its best round
 (like `timeit`: other load only ever slows a round down); the overall rates
 and the CPU per nomination (which other load barely moves) are printed too.
 """
@@ -19,6 +25,8 @@ and the CPU per nomination (which other load barely moves) are printed too.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,10 +35,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench import loaders
-from bench.common import Outcome, Server, block, log, postmaster_pid, tree_cpu
+from bench.common import Outcome, Server, block, libpq, log, postmaster_pid, tree_cpu
 from plaudit.models.enums import Role
 
+COOLDOWN = 3  # the service cycle's winner_cooldown_cycles
+
 TARGET = 0.60
+SEALING_TARGET = 0.95  # the service with sealing running / without
+SEAL_INTERVAL = 0.25
 JUSTIFICATION = "Consistently goes above and beyond for the team."
 
 
@@ -101,7 +113,29 @@ def run_service(session_factory, actors: dict, cycle_id: uuid.UUID, pairs, clock
     return time.perf_counter() - started
 
 
-def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: str | None = None) -> Outcome:
+def run_sealed(url: str, run_round) -> tuple[float, int]:
+    """`run_round()` while `bench.sealer` seals every SEAL_INTERVAL seconds in
+    its own process (started before, stopped after: its start-up is not
+    timed). Returns the round's seconds and the rows sealed meanwhile."""
+    sealer = subprocess.Popen(
+        [sys.executable, "-m", "bench.sealer", url, str(SEAL_INTERVAL)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert sealer.stdout.readline().strip() == "ready"
+        with psycopg.connect(libpq(url)) as conn:
+            before = conn.execute("SELECT count(*) FROM audit_seals").fetchone()[0]
+            elapsed = run_round()
+            after = conn.execute("SELECT count(*) FROM audit_seals").fetchone()[0]
+    finally:
+        sealer.stdin.close()
+        sealer.wait(timeout=30)
+    return elapsed, after - before
+
+
+def run(
+    server: Server, *, nominations: int = 3000, rounds: int = 5, profile: str | None = None
+) -> list[Outcome]:
     from sqlalchemy import select
 
     from plaudit.clock import FixedClock
@@ -119,10 +153,17 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
             per = -(-nominations // nominators_n)
             nominees = loaders.make_users(conn, per, role=Role.employee, tag="nominee")
             raw_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Raw baseline")
-            svc_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Service")
+            # The judged side checks eligibility too: a cool-down of 3 over a history of
+            # 5 finished cycles that ranked every nominee (never a winner) and others who won.
+            svc_cycle = loaders.make_cycle(
+                conn, now=now, phase="nominating", name="Service", winner_cooldown_cycles=COOLDOWN
+            )
             quota_cycle = loaders.make_cycle(
                 conn, now=now, phase="nominating", name="Service, quota", max_nominations_per_nominator=per + 1
             )
+            sealed_cycle = loaders.make_cycle(conn, now=now, phase="nominating", name="Service, sealing")
+            winners = loaders.make_users(conn, 20, role=Role.employee, tag="winner")
+            loaders.finish_cycles(conn, now=now, count=5, ranked=nominees, winners=winners)
             conn.commit()
             conn.execute("ANALYZE")
             conn.commit()
@@ -130,6 +171,7 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
         raw = _pairs(raw_cycle.cycle_id, nominators, nominees, nominations)
         svc = _pairs(svc_cycle.cycle_id, nominators, nominees, nominations)
         quota = _pairs(quota_cycle.cycle_id, nominators, nominees, nominations)
+        sealing = _pairs(sealed_cycle.cycle_id, nominators, nominees, nominations)
 
         engine = make_engine(server.url_for(db))
         factory = make_sessionmaker(engine)
@@ -144,7 +186,9 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
             if have_service:
                 run_service(factory, actors, svc.cycle_id, svc.pairs[:warm], clock)
                 run_service(factory, actors, quota.cycle_id, quota.pairs[:warm], clock)
+                run_service(factory, actors, sealing.cycle_id, sealing.pairs[:warm], clock)
             raw_rest, svc_rest, quota_rest = raw.pairs[warm:], svc.pairs[warm:], quota.pairs[warm:]
+            sealing_rest = sealing.pairs[warm:]
             raw_s = svc_s = 0.0
             # CPU seconds: this process (psycopg / SQLAlchemy + service) and the PostgreSQL server.
             cpu = {"raw": [0.0, 0.0], "service": [0.0, 0.0]}
@@ -157,7 +201,7 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
                 cpu[side][1] += (pg1 - pg0) if pg0 is not None and pg1 is not None else float("nan")
                 return elapsed
 
-            raw_rates, svc_rates, quota_rates = [], [], []
+            raw_rates, svc_rates, quota_rates, sealing_rates, sealed_rows = [], [], [], [], 0
             size = -(-len(raw_rest) // rounds)
             for r in range(rounds):
                 chunk = slice(r * size, (r + 1) * size)
@@ -179,6 +223,12 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
                     svc_rates.append(len(svc_rest[chunk]) / t)
                     t = run_service(factory, actors, quota.cycle_id, quota_rest[chunk], clock)
                     quota_rates.append(len(quota_rest[chunk]) / t)
+                    t, sealed = run_sealed(
+                        server.url_for(db),
+                        lambda c=chunk: run_service(factory, actors, sealing.cycle_id, sealing_rest[c], clock),
+                    )
+                    sealing_rates.append(len(sealing_rest[chunk]) / t)
+                    sealed_rows += sealed
             with raw_conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM nominations WHERE cycle_id = %s", (svc.cycle_id,))
                 svc_rows = cur.fetchone()[0]
@@ -199,7 +249,8 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
     ]
     if not have_service:
         lines.append("service: plaudit.services.nominations.create_nomination not available yet")
-        return block(title, lines, Outcome("A create_nomination", None, f">= {TARGET:.0%} of raw", None, "no service"))
+        missing = Outcome("A create_nomination", None, f">= {TARGET:.0%} of raw", None, "no service")
+        return [block(title, lines, missing)]
     svc_rate = max(svc_rates)
     ratio = svc_rate / raw_rate
     lines.append(
@@ -220,12 +271,29 @@ def run(server: Server, *, nominations: int = 3000, rounds: int = 5, profile: st
     (rpy, rpg), (spy, spg) = cpu["raw"], cpu["service"]
     if not (math.isnan(rpg) or math.isnan(spg)):
         lines.append(f"  CPU-cost ratio (raw CPU / service CPU): {(rpy + rpg) / (spy + spg):.3f}")
-    lines.append(f"rows written by the service: {svc_rows} nominations; audit rows (both sides): {audit_rows}")
-    return block(
-        title,
-        lines,
-        Outcome("A create_nomination", ratio, f">= {TARGET:.2f} (service rate / raw rate)", ratio >= TARGET),
+    sealing_rate = max(sealing_rates)
+    sealing_ratio = sealing_rate / svc_rate
+    lines.append(
+        f"service, audit sealer running beside it:  {sealing_rate:8.1f} nominations/s best round "
+        f"({sealing_rate / raw_rate:.3f} of raw, {sealing_ratio:.3f} of the service without it; rounds "
+        f"{', '.join(f'{x:.0f}' for x in sealing_rates)}; {sealed_rows} audit rows sealed during those rounds, "
+        f"every {SEAL_INTERVAL} s)"
     )
+    lines.append(f"rows written by the service: {svc_rows} nominations; audit rows (all sides): {audit_rows}")
+    sealing_ok = sealing_rate / raw_rate >= TARGET and sealing_ratio >= SEALING_TARGET
+    return [
+        block(
+            title,
+            lines,
+            Outcome("A create_nomination", ratio, f">= {TARGET:.2f} (service rate / raw rate)", ratio >= TARGET),
+        ),
+        Outcome(
+            "A with sealing running",
+            sealing_ratio,
+            f">= {SEALING_TARGET:.2f} of A without it, >= {TARGET:.2f} of raw ({sealing_rate / raw_rate:.3f})",
+            sealing_ok,
+        ),
+    ]
 
 
 if __name__ == "__main__":  # python -m bench.create_nomination

@@ -135,6 +135,7 @@ def make_cycle(
     max_nominations_per_nominator: int | None = None,
     award_slots: int = 3,
     name: str | None = None,
+    winner_cooldown_cycles: int = 0,
 ) -> CycleSpec:
     """A published cycle with `criteria` equally weighted criteria.
 
@@ -154,8 +155,8 @@ def make_cycle(
         cur.execute(
             """INSERT INTO cycles (id, name, status, nomination_opens_at, nomination_closes_at,
                    approval_opens_at, approval_closes_at, required_approvals,
-                   max_nominations_per_nominator, award_slots, published_at)
-               VALUES (%s, %s, 'published', %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   max_nominations_per_nominator, award_slots, published_at, winner_cooldown_cycles)
+               VALUES (%s, %s, 'published', %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 cycle_id,
                 name or f"Bench cycle {cycle_id.hex[:8]}",
@@ -167,6 +168,7 @@ def make_cycle(
                 max_nominations_per_nominator,
                 award_slots,
                 n_open,
+                winner_cooldown_cycles,
             ),
         )
         weight = Decimal(10_000 // criteria) / 10_000
@@ -179,6 +181,28 @@ def make_cycle(
             )
             spec.criterion_ids.append(cid)
     return spec
+
+
+def finish_cycles(
+    conn: psycopg.Connection, *, now: datetime, count: int, ranked: list[uuid.UUID], winners: list[uuid.UUID]
+) -> None:
+    """`count` cycles finalized on successive days before `now`, each with a
+    result row for every user of `winners` (winning) and of `ranked` (not):
+    the award history that eligibility (a cycle's cool-down) reads."""
+    for day in range(count):
+        spec = make_cycle(conn, now=now - (day + 1) * DAY, phase="closed", name=f"Finished {day + 1}")
+        conn.execute(
+            "UPDATE cycles SET status = 'finalized', finalized_at = %s WHERE id = %s",
+            (now - (day + 1) * DAY, spec.cycle_id),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO cycle_results (id, cycle_id, nominee_id, nominee_name, rank, score,
+                       approved_nominations, is_winner, criteria)
+                   VALUES (gen_random_uuid(), %s, %s, 'Bench', %s, 4, 1, %s, '[]')""",
+                [(spec.cycle_id, user, 1, True) for user in winners]
+                + [(spec.cycle_id, user, 2, False) for user in ranked],
+            )
 
 
 def load_ranked_cycle(

@@ -85,17 +85,14 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API. Without DATABASE_URL, starts and migrates an embedded
-    PostgreSQL. This process also seals the audit log every
-    PLAUDIT_SEAL_INTERVAL seconds (one sealer, whatever the number of workers),
-    and runs one notification worker (a child process) unless --no-worker."""
+    PostgreSQL. Runs one worker (a child process: notification email,
+    reminders, sealing the audit log) unless --no-worker."""
     import subprocess
     import sys
 
     import uvicorn
 
     from plaudit.db import migrate
-    from plaudit.db.session import make_engine, make_sessionmaker
-    from plaudit.services.audit_chain import run_sealer
 
     url = ensure_database(migrated=False)
     migrate.upgrade(url)
@@ -105,9 +102,6 @@ def serve(
                    "(or 'plaudit users create' for a first admin)", err=True)
     # Every worker signs and checks list cursors with the same key.
     os.environ.setdefault("PLAUDIT_SECRET_KEY", get_settings().secret_key)
-    interval = get_settings().seal_interval
-    if interval:
-        run_sealer(make_sessionmaker(make_engine(url, pool_size=1, max_overflow=0)), interval)
     worker = None
     if not no_worker:
         command = [sys.executable, "-c", "from plaudit.cli import app; app()", "worker", "--parent", str(os.getpid())]
@@ -133,7 +127,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
     parent: Annotated[int | None, typer.Option(hidden=True, help="Stop when this process ends.")] = None,
 ) -> None:
-    """Deliver notification email and run reminders (any number of workers, on any host)."""
+    """Deliver notification email, run reminders and seal the audit log (any number of workers, on any host)."""
     import asyncio
     import logging
 
@@ -344,8 +338,8 @@ def _cycle_uuid(cycle_id: str):
 
 @audit_app.command("seal")
 def audit_seal() -> None:
-    """Seal every audit row that can be sealed now (`plaudit serve` also seals
-    every few seconds); prints how many."""
+    """Seal every audit row that can be sealed now (workers also seal, every
+    2 seconds); prints how many."""
     from plaudit.db.session import default_engine, make_sessionmaker
     from plaudit.services.audit_chain import seal_pending
 
@@ -469,10 +463,15 @@ def _seed_demo(session, now) -> str:
 
 
 def _no_users() -> bool:
-    from plaudit.db.session import transaction
+    """Whether the database has no user yet (a fresh install). The connection
+    is closed afterwards: `serve`'s workers open their own."""
+    from plaudit.db.session import default_engine, transaction
 
-    with transaction() as session:
-        return session.scalar(select(User.id).limit(1)) is None
+    try:
+        with transaction() as session:
+            return session.scalar(select(User.id).limit(1)) is None
+    finally:
+        default_engine().dispose()
 
 
 @cycles_app.command("list")
@@ -502,6 +501,35 @@ def cycles_list(
         typer.echo("\n".join(lines))
     else:
         typer.echo("No cycles" + ("." if all_ else " (archived ones are listed with --all)."))
+
+
+@cycles_app.command("close-nominations")
+def cycles_close_nominations(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the nomination window now (published cycle, window open)."""
+    _close_now("close_nominations", cycle_id)
+
+
+@cycles_app.command("close-approvals")
+def cycles_close_approvals(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the approval window, and the nomination window with it, now; finalize may follow at once."""
+    _close_now("close_approvals", cycle_id)
+
+
+def _close_now(action: str, cycle_id: str) -> None:
+    """Run a close-now service (`cycles.close_nominations`/`close_approvals`);
+    prints the cycle's new closing bounds (UTC)."""
+    from plaudit.clock import system_clock
+    from plaudit.db.session import transaction
+    from plaudit.services import cycles
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            cycle = getattr(cycles, action)(session, None, _cycle_uuid(cycle_id), now=system_clock.now())
+            typer.echo(f"nominations close {cycle.nomination_closes_at:%Y-%m-%d %H:%M:%S} UTC; "
+                       f"approvals close {cycle.approval_closes_at:%Y-%m-%d %H:%M:%S} UTC")
+    except DomainError as error:
+        fail(error)
 
 
 def _span(opens, closes) -> str:

@@ -35,9 +35,6 @@ class Settings(BaseSettings):
     # serve` hands to its workers; set it to keep cursors valid across
     # restarts and hosts.
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32), alias="PLAUDIT_SECRET_KEY")
-    # Seconds between two sealings of the audit log by `plaudit serve`; 0: never
-    # (then run `plaudit audit seal` from elsewhere).
-    seal_interval: float = Field(default=2.0, ge=0, alias="PLAUDIT_SEAL_INTERVAL")
 
 
 @lru_cache

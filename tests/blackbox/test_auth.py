@@ -120,9 +120,11 @@ API_PATHS = {
     ("delete", "/criteria/{id}"), ("get", "/cycles/{id}/nominations"), ("post", "/cycles/{id}/nominations"),
     ("get", "/nominations/{id}"), ("patch", "/nominations/{id}"), ("post", "/nominations/{id}/withdraw"),
     ("put", "/nominations/{id}/approval"), ("get", "/nominations/{id}/approvals"), ("get", "/cycles/{id}/preview"),
-    ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
+    ("post", "/cycles/{id}/preview"), ("get", "/cycles/{id}/results"), ("get", "/audit-logs"),
     ("post", "/cycles/{id}/close-nominations"), ("post", "/cycles/{id}/close-approvals"),
     ("get", "/me/approvals"), ("get", "/me/nominations"), ("get", "/users/{id}/tokens"),
+    ("post", "/imports/people"), ("get", "/me/notifications"), ("post", "/me/notifications/read"),
+    ("get", "/me/preferences"), ("patch", "/me/preferences"), ("get", "/notifications/outbox"),
 }
 
 

@@ -154,7 +154,7 @@ def test_simultaneous_team_creation_with_one_name_gives_one_team(live_server: Li
 
 
 def test_the_server_seals_the_audit_log_on_its_own(live_server: LiveServer):
-    """`plaudit serve` seals every PLAUDIT_SEAL_INTERVAL (2 s) seconds: rows
+    """`plaudit serve`'s worker seals every 2 seconds (a periodic job): rows
     written through the API are in the chain shortly after."""
     import psycopg
 

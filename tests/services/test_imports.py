@@ -54,7 +54,7 @@ def test_a_new_organisation_is_created_with_one_audit_row_per_user_and_team(sess
     report = run(session, admin, FILE)
     assert (report.created, report.updated, report.unchanged, report.deactivated, report.teams_created) == (
         3, 0, 0, 0, 2)
-    assert [(r.line, r.email, r.action) for r in report.rows] == [
+    assert [(r["line"], r["email"], r["action"]) for r in report.rows] == [
         (2, "mia@example.org", "create"), (3, "eve@example.org", "create"), (4, "sam@example.org", "create")]
     mia, eve = user_by(session, "mia@example.org"), user_by(session, "eve@example.org")
     engineering, sales = team_by(session, "Engineering"), team_by(session, "Sales")
@@ -78,7 +78,7 @@ def test_existing_users_are_matched_by_email_in_any_case_and_updated_with_the_ch
     eve = make_user(session, email="eve@example.org", display_name="Eve Old", role="employee", team=team)
     report = run(session, admin, HEADER + "EVE@Example.org,Eve New,team_lead,engineering,,true\n")
     assert (report.created, report.updated, report.teams_created) == (0, 1, 0)
-    assert report.rows[0].action == "update"
+    assert report.rows[0]["action"] == "update"
     session.refresh(eve)
     assert (eve.display_name, eve.role, eve.team_id) == ("Eve New", "team_lead", team.id)
     assert team_by(session, "engineering").name == "Engineering"  # found in any case, spelling kept
@@ -92,7 +92,7 @@ def test_a_row_equal_to_the_stored_user_is_unchanged_and_writes_nothing(session,
     team = make_team(session, name="Ops")
     make_user(session, email="olu@example.org", display_name="Olu", role="employee", team=team)
     report = run(session, admin, "email,display_name,role,team\nolu@example.org,Olu,employee,Ops\n")
-    assert (report.unchanged, report.rows[0].action) == (1, "unchanged")
+    assert (report.unchanged, report.rows[0]["action"]) == (1, "unchanged")
     assert [r.action for r in audit_rows(session)] == ["people_import.apply"]
 
 
@@ -126,7 +126,7 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(session, 
 def test_a_bom_crlf_quoting_and_blank_lines_are_read(session, admin):
     data = ("\ufeff" + 'email,display_name,role\r\n\r\n"q@example.org","Quinn, ""Q"" Doe",employee\r\n')
     report = run(session, admin, data)
-    assert [(r.line, r.action) for r in report.rows] == [(3, "create")]
+    assert [(r["line"], r["action"]) for r in report.rows] == [(3, "create")]
     assert user_by(session, "q@example.org").display_name == 'Quinn, "Q" Doe'
 
 
@@ -139,7 +139,7 @@ def test_deactivate_missing_deactivates_active_users_absent_from_the_file_and_re
     make_token(session, gone)
     report = run(session, admin, FILE, deactivate_missing=True)
     assert report.deactivated == 1
-    assert [(r.line, r.email, r.action) for r in report.rows if r.action == "deactivate"] == [
+    assert [(r["line"], r["email"], r["action"]) for r in report.rows if r["action"] == "deactivate"] == [
         (None, "gone@example.org", "deactivate")]
     session.refresh(gone)
     assert gone.is_active is False
@@ -170,7 +170,7 @@ def test_a_row_with_active_false_deactivates_and_revokes_tokens(session, admin):
     leaver = make_user(session, email="leaver@example.org", display_name="Leaver")
     make_token(session, leaver)
     report = run(session, admin, "email,display_name,role,active\nleaver@example.org,Leaver,employee,FALSE\n")
-    assert report.rows[0].action == "update"
+    assert report.rows[0]["action"] == "update"
     session.refresh(leaver)
     assert not leaver.is_active
     assert session.scalar(select(ApiToken.revoked_at).where(ApiToken.user_id == leaver.id)) == NOW

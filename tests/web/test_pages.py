@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from plaudit.models import Cycle, Nomination
+from plaudit.services import audit_chain
 from tests.factories import make_criterion, make_cycle, make_nomination, make_team
 from tests.helpers import audit_rows, row_count
 
@@ -188,6 +189,20 @@ def test_audit_log_filters_and_names(browser, person, session):
     assert bad.status_code == 422 and ("since", "must be a date") in _errors(bad)
 
 
+def test_audit_log_shows_the_last_verification_and_its_time(browser, person, session, clock):
+    browser.sign_in(person("admin"))
+    assert "has not been verified yet" in browser.get("/app/audit").text
+    report = audit_chain.ChainReport(sealed=12, unsealed=3, head_hash="ab" * 32)
+    audit_chain.record_verification(session, report, clock=clock)
+    assert "Hash chain verified" in browser.get("/app/audit").text
+    assert "12 sealed entries match; 3 newer ones not sealed yet" in browser.get("/app/audit").text
+    problem = "audit row x (position 5) is missing"
+    broken = audit_chain.ChainReport(sealed=4, unsealed=0, head_hash=None, problem=problem)
+    audit_chain.record_verification(session, broken, clock=clock)
+    page = browser.get("/app/audit").text
+    assert "Hash chain check failed" in page and problem in page
+
+
 def test_approvals_queue_progress_and_save_and_next(browser, person, session):
     manager = person("manager")
     team = make_team(session, manager=manager)
@@ -273,3 +288,22 @@ def test_what_if_weights_rank_without_storing(browser, person, session):
     assert tried.status_code == 200 and "What-if ranking" in tried.text and 'value="0.8"' in tried.text
     session.expire_all()
     assert str(session.get(type(impact), impact.id).weight) == "0.5000"
+
+
+def test_editor_of_a_published_cycle_saves_the_fields_it_may_change(browser, person, session):
+    browser.sign_in(person("admin"))
+    cycle = make_cycle(session, description="Old words")
+    make_criterion(session, cycle, name="Impact")
+    edit = f"/app/cycles/{cycle.id}/edit"
+    page = browser.get(edit).text
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+    form = {k: v for k, v in fields.items() if k != "csrf_token" and not k.endswith("-remove")}  # as sent
+    form.update(description="New words", score_normalization="none", action="save",
+                nominator_roles=["employee", "team_lead", "manager", "admin"])
+    saved = browser.post(edit, form)
+    assert saved.status_code == 303
+    session.expire_all()
+    assert session.get(Cycle, cycle.id).description == "New words"
+    renamed = browser.post(edit, {**form, "criteria-0-name": "Reach"})
+    assert renamed.status_code == 422
+    assert "Criteria can change only while the cycle is a draft; this one is published" in renamed.text

@@ -14,6 +14,9 @@ of hosts. Jobs:
 - `plaudit.recover`, every minute and at each worker's start: jobs left
   "doing" by a worker that stopped sending heartbeats (killed, its host
   gone) go back to the queue.
+- `plaudit.audit_seal`, every 2 seconds: seals the audit rows that can be
+  sealed (`services.audit_chain.seal_pending`); sealers take an advisory
+  lock, so workers never seal the same rows twice.
 """
 
 import asyncio
@@ -33,7 +36,7 @@ from plaudit.config import Settings, get_settings
 from plaudit.db.session import make_engine, make_sessionmaker, transaction
 from plaudit.mail.delivery import MAX_ATTEMPTS, deliver_event
 from plaudit.mail.smtp import Mailer, SmtpConfig
-from plaudit.services import notifications
+from plaudit.services import audit_chain, notifications
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,12 @@ def deliver(context: procrastinate.JobContext, kind: str, subject_id: str) -> in
 def reminders(context: procrastinate.JobContext, timestamp: int) -> int:
     with transaction(_runtime(context).factory) as session:
         return notifications.send_reminders(session, now=datetime.fromtimestamp(timestamp, UTC))
+
+
+@app.periodic(cron="* * * * * */2", periodic_id="audit-seal")  # the sixth field: seconds
+@app.task(name="plaudit.audit_seal", queue=QUEUE, queueing_lock="plaudit.audit_seal", pass_context=True)
+def audit_seal(context: procrastinate.JobContext, timestamp: int) -> int:
+    return audit_chain.seal_pending(_runtime(context).factory)
 
 
 @app.periodic(cron="* * * * *", periodic_id="recover")

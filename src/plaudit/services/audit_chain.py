@@ -21,14 +21,13 @@ JSON array (`CANONICAL_SQL`):
 
 Sealing is the database function `audit_seal(max_rows)` (created by the
 migration that introduced the chain): one round trip seals a batch under an
-advisory lock, so sealers never race. Verification is done here, in Python
+advisory lock, so sealers never race. The workers run it every 2 seconds
+(`plaudit.mail.jobs`, a periodic job); `plaudit audit seal` on demand. Verification is done here, in Python
 with `hashlib`, over the rows' text: it trusts neither the stored hashes
 nor the sealing function.
 """
 
 import hashlib
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,8 +36,6 @@ from sqlalchemy.orm import Session
 
 from plaudit.clock import Clock
 from plaudit.models import AuditVerification
-
-log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
 # Rows per sealing transaction: big enough to reach the sealing rate, small
@@ -68,22 +65,6 @@ def seal_pending(factory: Callable[[], Session]) -> int:
         total += sealed
         if sealed < BATCH:
             return total
-
-
-def run_sealer(factory: Callable[[], Session], interval: float) -> threading.Event:
-    """Seal every `interval` seconds on a daemon thread until the returned
-    event is set. A failed round is logged and retried at the next tick."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                seal_pending(factory)
-            except Exception:  # noqa: BLE001 - the next round retries; the writers never depend on it
-                log.exception("sealing the audit log failed")
-
-    threading.Thread(target=loop, name="plaudit-audit-sealer", daemon=True).start()
-    return stop
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@
 - `plan` reads the stored users and teams the file touches (a few set-based
   queries, whatever the file's size), checks the rules that need them and
   decides each row's action: the dry run stops here;
-- `apply` writes the plan in a fixed number of set-based statements (a
-  multi-row INSERT/UPDATE over `unnest` arrays, its audit rows in the same
-  statement), so 50,000 rows are a handful of round trips, not 50,000.
+- `apply` writes the plan in a fixed number of set-based statements, each
+  with its audit rows in the same statement: new users are inserted from the
+  temporary table `import_rows` (the file's rows, COPYed once by `plan`),
+  the rest are multi-row INSERT/UPDATEs over `unnest` arrays. So 50,000 rows
+  are a handful of round trips, not 50,000.
 
 All or nothing: every bad row is reported (`import_invalid`, `errors:
 [{line, column, msg}]`, sorted by line) and nothing changes.
@@ -54,10 +56,11 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from plaudit.db.driver import driver_of
 from plaudit.errors import ImportInvalid
 from plaudit.models import User
 from plaudit.models.enums import Role
-from plaudit.schemas.imports import ImportReport, ImportRow
+from plaudit.schemas.imports import ImportReport
 from plaudit.services import audit, tokens
 from plaudit.services.users import ADMIN_SET_LOCK, MANAGER_ROLES, normalize_email, require_admin
 from plaudit.services.validation import normalize_name
@@ -263,6 +266,13 @@ class Stored:
 
 
 @dataclass(frozen=True, slots=True)
+class Missing:
+    id: uuid.UUID
+    email: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredTeam:
     id: uuid.UUID
     name: str
@@ -271,18 +281,38 @@ class StoredTeam:
 
 @dataclass
 class Plan:
-    report: ImportReport
     sha256: str
     new_teams: dict[str, tuple[uuid.UUID, str]] = field(default_factory=dict)  # key -> (id, name)
-    creates: list[tuple[Row, uuid.UUID | None]] = field(default_factory=list)
+    creates: int = 0  # new users: the file's rows whose email is not stored (in `import_rows`)
     updates: list[tuple[uuid.UUID, Row, uuid.UUID | None, str]] = field(default_factory=list)  # ..., payload
     deactivations: list[uuid.UUID] = field(default_factory=list)  # missing from the file
     managers: list[tuple[uuid.UUID, str, bool]] = field(default_factory=list)  # (team, manager email, created)
     inactive: list[uuid.UUID] = field(default_factory=list)  # every user deactivated: revoke their tokens
+    report: ImportReport = field(init=False)  # set last, once every row's action is known
 
 
 def _fetch(session: Session, sql: str, **params: Any) -> list[Any]:
     return session.execute(text(sql), params).all()
+
+
+def _load_rows(session: Session, rows: list[Row], bad_emails: set[str], team_ids: dict[str, uuid.UUID]) -> None:
+    """The file's rows into the temporary table `import_rows` (dropped at
+    commit) with one COPY, for the plan's joins and the creation of new users
+    (`team_id`: the team a new user joins). Bad rows' emails come too, so
+    that their users do not count as missing."""
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.import_rows"))
+    session.execute(text(
+        "CREATE TEMP TABLE import_rows (line int, email text NOT NULL, display_name text, role text, "
+        "team_id uuid, is_active boolean) ON COMMIT DROP"
+    ))
+    with driver_of(session).cursor() as cursor:
+        with cursor.copy("COPY import_rows FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row.line, row.email, row.display_name, row.role,
+                                _team_id(row.team, None, team_ids), row.active))
+            for email in bad_emails:
+                copy.write_row((None, email, None, None, None, None))
+    session.execute(text("ANALYZE import_rows"))
 
 
 def plan(
@@ -292,46 +322,48 @@ def plan(
     error of the file and of the rules that need the stored state."""
     rows = parsed.rows
     errors = list(parsed.errors)
-    emails = [row.email for row in rows] + sorted(parsed.bad_emails)
-    stored = {email: Stored(*values) for email, *values in _fetch(
-        session,
-        "SELECT u.email, u.id, u.display_name, u.role, u.team_id, u.is_active "
-        "FROM unnest(CAST(:emails AS text[])) AS f(email) JOIN users u ON u.email = f.email",
-        emails=emails,
-    )}
     teams = {r.key: StoredTeam(r.id, r.name, r.manager_email) for r in _fetch(
         session,
         "SELECT lower(t.name) AS key, t.id, t.name, m.email AS manager_email "
         "FROM teams t LEFT JOIN users m ON m.id = t.manager_id",
     )}
+    result = Plan(sha256=parsed.sha256)
+    team_rows: dict[str, Row] = {}
+    for row in rows:
+        if isinstance(row.team, str):
+            team_rows.setdefault(row.team.lower(), row)
+    result.new_teams = {key: (uuid.uuid4(), row.team) for key, row in team_rows.items()  # type: ignore[misc]
+                        if key not in teams}
     in_file = {row.email: row for row in rows}
+    team_ids = {key: team.id for key, team in teams.items()} | {key: t[0] for key, t in result.new_teams.items()}
+    _load_rows(session, rows, parsed.bad_emails - in_file.keys(), team_ids)
+    # The stored users of the file, and the active ones missing from it that
+    # matter: admins (the last-admin rule), or all with deactivate_missing.
+    stored: dict[str, Stored] = {}
+    missing = []
+    for in_the_file, email, *values in _fetch(
+        session,
+        "SELECT f.email IS NOT NULL, u.email, u.id, u.display_name, u.role, u.team_id, u.is_active "
+        "FROM users u LEFT JOIN import_rows f ON f.email = u.email "
+        "WHERE f.email IS NOT NULL OR (u.is_active AND (u.role = 'admin' OR :all)) ORDER BY u.email",
+        all=deactivate_missing,
+    ):
+        if in_the_file:
+            stored[email] = Stored(*values)
+        else:
+            missing.append(Missing(values[0], email, values[2]))
     named = {row.manager_email for row in rows if isinstance(row.manager_email, str)}
     outside = {r.email: r for r in _fetch(
         session, "SELECT email, id, role, is_active FROM users WHERE email = ANY(CAST(:emails AS text[]))",
         emails=sorted(named - in_file.keys() - parsed.bad_emails),
     )}
     actor_id = audit.actor_id_of(actor)
-    missing = _fetch(
-        session,
-        "SELECT u.id, u.email, u.role FROM users u WHERE u.is_active AND (u.role = 'admin' OR :all) "
-        "AND NOT EXISTS (SELECT FROM unnest(CAST(:emails AS text[])) AS f(email) WHERE f.email = u.email) "
-        "ORDER BY u.email",
-        emails=emails, all=deactivate_missing,
-    )
     kept_missing = [m for m in missing if not deactivate_missing or m.id == actor_id]
     leaving = {m.email for m in missing} - {m.email for m in kept_missing}
 
-    result = Plan(report=ImportReport(dry_run=dry_run, created=0, updated=0, unchanged=0, deactivated=0,
-                                      teams_created=0, rows=[]), sha256=parsed.sha256)
     # Teams: created when missing; their manager as the file says.
-    team_rows: dict[str, Row] = {}
-    for row in rows:
-        if isinstance(row.team, str):
-            team_rows.setdefault(row.team.lower(), row)
     for key, row in team_rows.items():
         stored_team = teams.get(key)
-        if stored_team is None:
-            result.new_teams[key] = (uuid.uuid4(), row.team)  # type: ignore[assignment]
         manager = row.manager_email
         if isinstance(manager, str):
             problem = _manager_problem(manager, in_file, outside, leaving, parsed.bad_emails)
@@ -367,19 +399,17 @@ def plan(
     if errors:
         raise _invalid(errors)
 
-    # Each row's action.
-    report = result.report
-    rows_out = report.rows
+    # Each row's action (the report's rows as dicts: pydantic validates them all at once, fast).
+    counts = dict.fromkeys(("create", "update", "unchanged"), 0)
+    rows_out: list[dict[str, Any]] = []
     for row in rows:
         old = stored.get(row.email)
-        team_id = _team_id(row.team, old, teams, result.new_teams)
+        team_id = _team_id(row.team, old, team_ids)
         if old is None:
-            result.creates.append((row, team_id))
-            report.created += 1
+            result.creates += 1
             action = "create"
         elif (old.display_name, old.role, old.team_id, old.is_active) == (
                 row.display_name, row.role, team_id, row.active):
-            report.unchanged += 1
             action = "unchanged"
         else:
             new = Stored(old.id, row.display_name, row.role, team_id, row.active)
@@ -389,16 +419,18 @@ def plan(
             result.updates.append((old.id, row, team_id, json.dumps(payload)))
             if old.is_active and not row.active:
                 result.inactive.append(old.id)
-            report.updated += 1
             action = "update"
-        rows_out.append(ImportRow.model_construct(line=row.line, email=row.email, action=action))
+        counts[action] += 1
+        rows_out.append({"line": row.line, "email": row.email, "action": action})
     for m in missing:
         if m.email in leaving:
             result.deactivations.append(m.id)
-            rows_out.append(ImportRow.model_construct(line=None, email=m.email, action="deactivate"))
+            rows_out.append({"line": None, "email": m.email, "action": "deactivate"})
     result.inactive += result.deactivations
-    report.deactivated = len(result.deactivations)
-    report.teams_created = len(result.new_teams)
+    result.report = ImportReport(
+        dry_run=dry_run, created=counts["create"], updated=counts["update"], unchanged=counts["unchanged"],
+        deactivated=len(result.deactivations), teams_created=len(result.new_teams), rows=rows_out,
+    )
     return result
 
 
@@ -421,14 +453,11 @@ def _manager_problem(email: str, in_file: dict[str, Row], outside: dict[str, Any
     return None
 
 
-def _team_id(team: str | None | _Keep, old: Stored | None, teams: dict[str, StoredTeam],
-             new_teams: dict[str, tuple[uuid.UUID, str]]) -> uuid.UUID | None:
+def _team_id(team: str | None | _Keep, old: Stored | None, team_ids: dict[str, uuid.UUID]) -> uuid.UUID | None:
+    """The team a row puts its user in (`team_ids`: every team by lower-case name, new ones too)."""
     if team is KEEP:
         return old.team_id if old is not None else None
-    if team is None:
-        return None
-    key = team.lower()
-    return teams[key].id if key in teams else new_teams[key][0]
+    return None if team is None else team_ids[team.lower()]
 
 
 # --- apply: a fixed number of statements -----------------------------------
@@ -442,8 +471,9 @@ INSERT INTO teams (id, name) SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:na
 _CREATE_USERS = f"""
 WITH new AS (
     INSERT INTO users (email, display_name, role, team_id, is_active)
-    SELECT * FROM unnest(CAST(:emails AS text[]), CAST(:names AS text[]), CAST(:roles AS text[]),
-                         CAST(:team_ids AS uuid[]), CAST(:actives AS boolean[]))
+    SELECT r.email, r.display_name, r.role, r.team_id, r.is_active FROM import_rows r
+    WHERE r.line IS NOT NULL AND NOT EXISTS (SELECT FROM users u WHERE u.email = r.email)
+    ORDER BY r.line
     RETURNING id, email, display_name, role, team_id, is_active
 )
 {_AUDIT_COLUMNS}
@@ -511,22 +541,19 @@ def apply(session: Session, actor: User | None, planned: Plan, *, deactivate_mis
     """Write the plan: teams, users, deactivations, tokens, managers, each with
     its audit rows in the same statement; then the `people_import.apply` row."""
     ids = {"actor_id": audit.actor_id_of(actor), "request_id": session.info.get("request_id")}
-    steps = [
-        (_INSERT_TEAMS, planned.new_teams.values(), lambda t: {"ids": t[0], "names": t[1]}),
-        (_CREATE_USERS, planned.creates, lambda c: {
-            "emails": c[0].email, "names": c[0].display_name, "roles": c[0].role, "team_ids": c[1],
-            "actives": c[0].active}),
-        (_UPDATE_USERS, planned.updates, lambda u: {
+    steps = [  # (statement, its parameters; None: nothing to do)
+        (_INSERT_TEAMS, _arrays(planned.new_teams.values(), lambda t: {"ids": t[0], "names": t[1]})),
+        (_CREATE_USERS, {} if planned.creates else None),
+        (_UPDATE_USERS, _arrays(planned.updates, lambda u: {
             "ids": u[0], "names": u[1].display_name, "roles": u[1].role, "team_ids": u[2],
-            "actives": u[1].active, "payloads": u[3]}),
-        (_DEACTIVATE_USERS, [(i,) for i in planned.deactivations], lambda d: {"ids": d[0]}),
-        (_SET_MANAGERS, planned.managers, lambda m: {"team_ids": m[0], "emails": m[1], "created": m[2]}),
+            "actives": u[1].active, "payloads": u[3]})),
+        (_DEACTIVATE_USERS, {"ids": planned.deactivations} if planned.deactivations else None),
+        (_SET_MANAGERS, _arrays(planned.managers, lambda m: {"team_ids": m[0], "emails": m[1], "created": m[2]})),
     ]
-    for done, (sql, items, columns) in enumerate(steps):
+    for done, (sql, params) in enumerate(steps):
         if progress is not None:
             progress("apply", done, len(steps) + 1)
-        params = _arrays(items, columns)
-        if params:
+        if params is not None:
             session.execute(text(sql), {**ids, **params})
     revoked = tokens.revoke_tokens_of(session, actor, planned.inactive, now=now)
     report = planned.report
@@ -544,13 +571,13 @@ def apply(session: Session, actor: User | None, planned: Plan, *, deactivate_mis
         progress("apply", len(steps) + 1, len(steps) + 1)
 
 
-def _arrays(items: Iterable[Any], columns: Callable[[Any], dict[str, Any]]) -> dict[str, list[Any]]:
-    """Items as one list per column (the parameters of an `unnest`); {} for no items."""
+def _arrays(items: Iterable[Any], columns: Callable[[Any], dict[str, Any]]) -> dict[str, list[Any]] | None:
+    """Items as one list per column (the parameters of an `unnest`); None for no items."""
     arrays: dict[str, list[Any]] = {}
     for item in items:
         for name, value in columns(item).items():
             arrays.setdefault(name, []).append(value)
-    return arrays
+    return arrays or None
 
 
 def import_people(

@@ -49,7 +49,7 @@ places (an irrational value never lies exactly on a half).
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -123,14 +123,21 @@ def scoring_of(connection: Any, cycle: Any) -> Scoring:
     )
 
 
-def _exact_round6(num: str, den: str) -> str:
-    """SQL: `num / den` rounded half-up to 6 places, exactly (integers, num ≥ 0, den > 0)."""
-    return f"(div(({num})::numeric * 2000000 + ({den}), 2 * ({den})) * 0.000001)::numeric(18, 6)"
+# zscore: each normalised rating is taken to 9 decimal places as an integer
+# (× 10⁹), once per approver and possible rating; everything after that is
+# exact integer arithmetic, as without normalisation.
+ZSCORE_SCALE = 10**9
+RATING_VALUES = 101  # ratings are integers in 0..100
 
 
-def _round6(num: str, den: str) -> str:
-    """SQL: `num / den` (numerics carrying 20 places) rounded half-up to 6 places."""
-    return f"(floor(({num}) * 1000000 / ({den}) + 0.5) * 0.000001)::numeric(18, 6)"
+def _round6(num: str, den: str, *, signed: bool) -> str:
+    """SQL: `num / den` rounded half-up to 6 places, exactly: integers (as
+    numeric), den > 0. `floor((2·10⁶·num + den) / (2·den))` with the floor
+    division done exactly: `div` truncates toward zero, which is the floor
+    unless `num` may be negative (`signed`: normalised values)."""
+    x, y = f"(({num})::numeric * 2000000 + ({den}))", f"(2 * ({den}))"
+    floor = f"(div({x}, {y}) - CASE WHEN mod({x}, {y}) < 0 THEN 1 ELSE 0 END)" if signed else f"div({x}, {y})"
+    return f"({floor} * 0.000001)::numeric(18, 6)"
 
 
 def _each(template: str, count: int) -> list[str]:
@@ -142,10 +149,6 @@ def _cols(head: str, template: str, count: int) -> str:
     return ", ".join([head, *_each(template, count)])
 
 
-def _sum(terms: list[str]) -> str:
-    return " + ".join(terms) or "0"
-
-
 @lru_cache(maxsize=64)
 def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
     """The ranking statement for a cycle with `count` criteria.
@@ -153,28 +156,39 @@ def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
     Parameters: `cycle_id`, `award_slots`; per criterion `i` (display order):
     `c{i}` (id), `w{i}` (weight × 10⁴, an integer), `name{i}`, `weight{i}`
     (text, 4 places).
+
+    `valued` has one row per counted approval with its value per criterion,
+    `v{i}`, and its approval score `t`, all integers: without normalisation
+    the ratings and `Σ W·rating` (so values are in units of 1 and `t` of
+    10⁻⁴); with zscore, looked up in the approver's tables of normalised
+    values (units of 10⁻⁹, `t` too).
     """
     zscore = normalization == ScoreNormalization.zscore
-    rounding = _round6 if zscore else _exact_round6
-    weighted = _sum(_each(":w{i} * p.v{i}", count))
-    criteria = ", ".join(
-        f"jsonb_build_object('criterion_id', :c{i}, 'name', :name{i},"
-        f" 'weight', :weight{i}, 'mean', ({rounding(f'u.m{i}', 'u.den')})::text)"
-        for i in range(count)
-    )
+    round6 = partial(_round6, signed=zscore)
     if zscore:
+        value_scale, t_scale = ZSCORE_SCALE, ZSCORE_SCALE
         valued = _ZSCORE.format(
             per_approver=_cols("p.approver_id", "count(p.r{i}) AS m{i}, sum(p.r{i}) AS s{i}, "
                                "sum(p.r{i} * p.r{i}) AS q{i}", count),
             overall=_cols("1 AS one", "sum(b.m{i}) AS m{i}, sum(b.s{i}) AS s{i}, sum(b.q{i}) AS q{i}", count),
             factors=_cols("b.approver_id", _FACTORS, count),
-            values=_cols("p.nominee_id, p.nomination_id", "f.alpha{i} + f.beta{i} * p.r{i} AS v{i}", count),
+            tables=_cols("f.approver_id", _TABLES, count),
+            values=_cols("p.nominee_id, p.nomination_id", "f.v{i}[p.r{i} + 1] AS v{i}", count),
+            t=" + ".join(_each("f.t{i}[p.r{i} + 1]", count)) or "0",
         )
     else:
+        value_scale, t_scale = 1, WEIGHT_SCALE
         valued = f"""valued AS (
-    SELECT {_cols("p.nominee_id, p.nomination_id", "p.r{i} AS v{i}", count)}
+    SELECT {_cols("p.nominee_id, p.nomination_id", "p.r{i} AS v{i}", count)},
+           {" + ".join(_each(":w{i} * p.r{i}", count)) or "0"} AS t
     FROM rated p
 ),"""
+    criteria = ", ".join(
+        f"jsonb_build_object('criterion_id', :c{i}, 'name', :name{i},"
+        f" 'weight', :weight{i}, 'mean', ({round6(f'u.m{i}', f'{value_scale} * u.den')})::text)"
+        for i in range(count)
+    )
+    weighted_means = " + ".join(_each(":w{i} * u.m{i}", count)) or "0"
     return f"""
 WITH RECURSIVE
 rated AS {"MATERIALIZED " if zscore else ""}(
@@ -189,7 +203,7 @@ rated AS {"MATERIALIZED " if zscore else ""}(
 {valued}
 per_nomination AS MATERIALIZED (
     SELECT {_cols("p.nominee_id, count(*) AS k", "sum(p.v{i}) AS s{i}", count)},
-           max({weighted}) AS t_max, min({weighted}) AS t_min
+           max(p.t) AS t_max, min(p.t) AS t_min
     FROM valued p
     GROUP BY p.nominee_id, p.nomination_id
 ),
@@ -207,7 +221,7 @@ common AS (
     SELECT f.d FROM lcm_fold f ORDER BY f.i DESC LIMIT 1
 ),
 per_nominee AS (
-    -- criterion_mean(u, c{{i}}) = m{{i}} / den exactly, den = D × |N(u)|; spread × 10⁴
+    -- criterion_mean(u, c{{i}}) = m{{i}} / den exactly, den = D × |N(u)| (in value units)
     SELECT {_cols("p.nominee_id, count(*) AS approved_nominations, common.d * count(*) AS den, "
                   "max(p.t_max) - min(p.t_min) AS spread", "sum(p.s{i} * (common.d / p.k)) AS m{i}", count)}
     FROM per_nomination p CROSS JOIN common
@@ -215,8 +229,8 @@ per_nominee AS (
 ),
 scored AS (
     SELECT u.nominee_id, usr.display_name, usr.team_id, u.approved_nominations,
-           {rounding(_sum(_each(":w{i} * u.m{i}", count)), f"{WEIGHT_SCALE} * u.den")} AS score,
-           {rounding("u.spread", str(WEIGHT_SCALE))} AS spread,
+           {round6(weighted_means, f"{WEIGHT_SCALE * value_scale} * u.den")} AS score,
+           {_round6("u.spread", str(t_scale), signed=False)} AS spread,
            jsonb_build_array({criteria}) AS criteria
     FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id
 ),
@@ -243,6 +257,8 @@ _PIVOT = "max(r.value) FILTER (WHERE r.criterion_id = :c{i})::integer AS r{i}"
 # zscore: per approver a and criterion i, rating' = alpha{i} + beta{i} × rating, where
 # beta = σ(c) / σ(a,c) = (m / M) × sqrt((M·Q − S²) / (m·q − s²)) and alpha = μ(c) − beta × μ(a,c);
 # beta = 0 (rating' = μ(c)) when σ(a,c) = 0. Lower case: the approver's count, Σ, Σ²; upper: everyone's.
+# `tables` holds, per approver and criterion, rating' × 10⁹ of every rating 0..100 (`v{i}`), and
+# the same times the weight (`t{i}`, × 10⁹ / 10⁴): the approval score is then a sum of lookups.
 _ZSCORE = """by_approver AS (
     SELECT {per_approver}
     FROM rated p
@@ -252,13 +268,17 @@ overall AS (
     SELECT {overall}
     FROM by_approver b
 ),
-factors AS (
+factors AS MATERIALIZED (
     SELECT {factors}
     FROM by_approver b CROSS JOIN overall o
 ),
+tables AS MATERIALIZED (
+    SELECT {tables}
+    FROM factors f
+),
 valued AS (
-    SELECT {values}
-    FROM rated p JOIN factors f ON f.approver_id = p.approver_id
+    SELECT {values}, {t} AS t
+    FROM rated p JOIN tables f ON f.approver_id = p.approver_id
 ),"""
 _BETA = (
     "CASE WHEN b.m{i} * b.q{i} = b.s{i} * b.s{i} THEN 0 ELSE"
@@ -269,6 +289,12 @@ _BETA = (
 _FACTORS = (
     f"{_BETA} AS beta{{i}}, "
     f"o.s{{i}}::numeric(1000, 20) / o.m{{i}} - ({_BETA}) * b.s{{i}}::numeric(1000, 20) / b.m{{i}} AS alpha{{i}}"
+)
+_TABLES = (
+    f"ARRAY(SELECT round((f.alpha{{i}} + f.beta{{i}} * x) * {ZSCORE_SCALE})::bigint"
+    f" FROM generate_series(0, {RATING_VALUES - 1}) x ORDER BY x) AS v{{i}}, "
+    f"ARRAY(SELECT round(:w{{i}} * (f.alpha{{i}} + f.beta{{i}} * x) * {ZSCORE_SCALE // WEIGHT_SCALE})::bigint"
+    f" FROM generate_series(0, {RATING_VALUES - 1}) x ORDER BY x) AS t{{i}}"
 )
 
 

@@ -1,5 +1,5 @@
 """The header every signed-in page shows: the links the user's role allows,
-with the approval queue's count."""
+with the approval queue's count and the unread notifications'."""
 
 from dataclasses import dataclass, field
 
@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from plaudit.clock import Clock
 from plaudit.models import User
 from plaudit.models.enums import Role
-from plaudit.services.nominations import queue_progress
+from plaudit.services.nominations import QueueProgress, queue_progress
+from plaudit.services.notifications import unread_count
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,12 @@ class Link:
 @dataclass(frozen=True)
 class Header:
     links: list[Link] = field(default_factory=list)
-    waiting: int | None = None  # the approval queue's length, for approvers
+    progress: QueueProgress | None = None  # the approval queue's, for approvers (pages reuse it)
+    unread: int | None = None  # unread notifications (the Notifications link is shown when not None)
+
+    @property
+    def waiting(self) -> int | None:
+        return None if self.progress is None else self.progress.waiting
 
 
 APPROVER_ROLES = frozenset({Role.manager.value, Role.admin.value})
@@ -29,11 +35,10 @@ APPROVER_ROLES = frozenset({Role.manager.value, Role.admin.value})
 
 def header_for(session: Session, user: User, clock: Clock) -> Header:
     links = [Link("/app/nominate", "Nominate"), Link("/app/my/nominations", "My nominations")]
-    waiting = None
+    progress = None
     if user.role in APPROVER_ROLES:
-        waiting = queue_progress(session, user, clock=clock).waiting
-        links.append(Link("/app/approvals", "Approvals", waiting))
+        progress = queue_progress(session, user, clock=clock)
+        links.append(Link("/app/approvals", "Approvals", progress.waiting))
     if user.role == Role.admin:
         links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
-    # Notifications (with the unread count) joins here with the notifications issue.
-    return Header(links=links, waiting=waiting)
+    return Header(links=links, progress=progress, unread=unread_count(session, user))

@@ -39,7 +39,9 @@ def when(value: datetime | None) -> Markup:
     if value is None:
         return Markup("—")
     utc = value.astimezone(UTC)
-    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%d %b %Y, %H:%M UTC"))
+    # Built directly (Markup.format costs more than the page's queries' Python):
+    # both parts come from a datetime, so there is nothing to escape.
+    return Markup(f'<time datetime="{utc.isoformat()}">{utc.strftime("%d %b %Y, %H:%M UTC")}</time>')
 
 
 def left(until: datetime, now: datetime) -> str:

@@ -32,9 +32,17 @@ DECISION_FIELDS = {"invalid_ratings": "ratings", "conflict_of_interest": FORM, "
 def queue(request: Request, user: auth.PageUser, session: SessionDep, clock: ClockDep,
           cursor: str = "") -> Response:
     page = nominations.approval_queue(session, user, limit=PAGE, cursor=cursor or None, clock=clock)
-    progress = nominations.queue_progress(session, user, clock=clock)
+    progress = _progress(request, session, user, clock)
     return render(request, "approvals/queue.html", {"queue": page.items, "next_cursor": page.next_cursor,
                                                     "progress": progress})
+
+
+def _progress(request: Request, session: Session, user: User, clock) -> nominations.QueueProgress:
+    """The header's (same request, same counts), else counted now."""
+    header = getattr(request.state, "header", None)
+    if header is not None and header.progress is not None:
+        return header.progress
+    return nominations.queue_progress(session, user, clock=clock)
 
 
 def _decision_page(request: Request, session: Session, user: User, nomination_id: uuid.UUID, clock, *,
@@ -52,7 +60,7 @@ def _decision_page(request: Request, session: Session, user: User, nomination_id
     if form is not None:
         chosen = {str(c.id): text(form, f"rating-{c.id}") for c in criteria}
         comment = text(form, "comment")
-    progress = nominations.queue_progress(session, user, clock=clock)
+    progress = _progress(request, session, user, clock)
     return render(request, "approvals/decide.html", {
         "nomination": nomination, "cycle": cycle, "criteria": criteria, "scale": range(cycle.rating_min,
                                                                                        cycle.rating_max + 1),

@@ -1,5 +1,7 @@
 """Audit log (admin): filters by entity, actor, action and dates; each row
-with the actor's name and a readable summary of the change."""
+with the actor's name and a readable summary of the change; above them, the
+outcome of the last `plaudit audit verify` and its time (kept, not rerun: a
+walk of the whole chain is no work for a page)."""
 
 import uuid
 from datetime import datetime, time
@@ -9,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from plaudit.api.deps import SessionDep
-from plaudit.services import audit, users
+from plaudit.services import audit, audit_chain, users
 from plaudit.web import auth
 from plaudit.web.forms import FormError
 from plaudit.web.pages.common import page_router
@@ -85,5 +87,6 @@ def audit_page(request: Request, user: auth.PageUser, session: SessionDep, entit
         errors = refused.errors
     return render(request, "audit.html", {"entries": entries, "next_cursor": next_cursor, "filters": filters,
                                           "entity_types": ENTITY_TYPES,
+                                          "verification": audit_chain.last_verification(session),
                                           "actions": getattr(audit, "ACTIONS", ())},
                   errors=errors, status=422 if errors else 200)
