@@ -427,12 +427,14 @@ def demo(expires: Annotated[str | None, typer.Option(help=f"The sample tokens'. 
 
 def _seed_demo(session, now) -> str:
     """The demo rows, through the same services the API uses (so every row
-    gets its audit row): people, teams, then a cycle open now, its criteria,
-    and its publication."""
+    gets its audit row and its notifications): people, teams, then a cycle
+    open now, its criteria, its publication, and one nomination."""
     from datetime import timedelta
 
+    from plaudit.clock import FixedClock
     from plaudit.services.criteria import add_criterion
     from plaudit.services.cycles import create_cycle, publish_cycle
+    from plaudit.services.nominations import create_nomination
     from plaudit.services.teams import create_team, update_team
     from plaudit.services.users import create_user
 
@@ -458,7 +460,12 @@ def _seed_demo(session, now) -> str:
     )
     for position, (name, weight) in enumerate(DEMO_CRITERIA):
         add_criterion(session, None, cycle.id, name=name, weight=weight, position=position)
-    publish_cycle(session, None, cycle.id, now=now)
+    publish_cycle(session, None, cycle.id, now=now)  # everyone is told: nominations are open
+    # And one nomination, so a manager (Maya Patel, a sample) has one waiting for her decision.
+    leo, sam = (session.scalar(select(User).where(User.email == _demo_email(name))) for name in ("Leo Tanaka",
+                                                                                                   "Sam Okafor"))
+    create_nomination(session, leo, cycle.id, nominee_id=sam.id, clock=FixedClock(now),
+                      justification="Sam rebuilt our deploy pipeline and then taught the whole team how it works.")
     return cycle.name
 
 
