@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from bench import loaders
-from bench.common import Outcome, Server, block, log
+from bench.common import Outcome, Server, block, log, postmaster_pid, tree_cpu
 from plaudit.models.enums import Role
 
 TARGET = 1.5
@@ -226,6 +226,20 @@ def run(server: Server, *, nominations: int = 10_000, cycles: int = 20, repeats:
                         t = time.perf_counter()
                         _bare(bare_conn, now, me, bare_after, prepare=True)
                         times["prepared", number].append(time.perf_counter() - t)
+                # CPU per page (this process: client, app, driver; and PostgreSQL), apart from timing.
+                pg_pid = postmaster_pid(bare_conn)
+                calls = {
+                    "api": lambda: [api(c) for c, _ in sides.values()],
+                    "bare": lambda: [_bare(bare_conn, now, me, a) for _, a in sides.values()],
+                    "users_me": lambda: [client.get("/users/me", headers=headers) for _ in sides],
+                }
+                cpu = {}
+                for side, call in calls.items():
+                    py, pg = time.process_time(), tree_cpu(pg_pid)
+                    for _ in range(repeats):
+                        call()
+                    pg_used = tree_cpu(pg_pid) - pg if pg is not None else float("nan")
+                    cpu[side] = ((time.process_time() - py) / repeats / 2 * 1000, pg_used / repeats / 2 * 1000)
         finally:
             bare_conn.close()
             engine.dispose()
@@ -247,6 +261,9 @@ def run(server: Server, *, nominations: int = 10_000, cycles: int = 20, repeats:
             f" (ratio {med('api', number) / med('bare', number):.3f}); bare SQL as a prepared statement"
             f" {best('prepared', number):.2f} ms best, {med('prepared', number):.2f} median (for the record)",
         ]
+    lines.append("CPU per page (the stable figure; Python: this process, client and app):")
+    for side, label in (("api", "GET /me/approvals"), ("bare", "bare SQL"), ("users_me", "GET /users/me")):
+        lines.append(f"  {label:18} Python {cpu[side][0]:6.2f} ms   PostgreSQL {cpu[side][1]:6.2f} ms")
     worst = max(ratios.values())
     return block(title, lines, Outcome("E approval queue", worst, f"<= {TARGET} (each page / bare SQL)",
                                        worst <= TARGET))

@@ -4,11 +4,15 @@ API callers with a token, and the basic problem+json check.
 Factories (rows the tests arrange) live in `tests/factories.py`; these only
 read or wrap what the tests do."""
 
+import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -79,3 +83,23 @@ def race_against_uncommitted(
     first.commit()
     thread.join(10)
     return outcome
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` under uvicorn on a free port, in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

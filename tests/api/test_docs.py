@@ -4,17 +4,14 @@ come from the app itself (API.md), and a real browser renders the operations."""
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from plaudit.api.app import create_app
+from tests.helpers import served
 
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*["']([^"']+)["']""")
 
@@ -41,21 +38,8 @@ def test_docs_pages_reference_no_external_host(client, path):
 @pytest.fixture
 def served_app(engine) -> Iterator[str]:
     """The real app under uvicorn on a free port, in a thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(engine=engine), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(engine=engine)) as base_url:
+        yield base_url
 
 
 @pytest.mark.skipif(

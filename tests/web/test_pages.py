@@ -288,3 +288,22 @@ def test_what_if_weights_rank_without_storing(browser, person, session):
     assert tried.status_code == 200 and "What-if ranking" in tried.text and 'value="0.8"' in tried.text
     session.expire_all()
     assert str(session.get(type(impact), impact.id).weight) == "0.5000"
+
+
+def test_editor_of_a_published_cycle_saves_the_fields_it_may_change(browser, person, session):
+    browser.sign_in(person("admin"))
+    cycle = make_cycle(session, description="Old words")
+    make_criterion(session, cycle, name="Impact")
+    edit = f"/app/cycles/{cycle.id}/edit"
+    page = browser.get(edit).text
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
+    form = {k: v for k, v in fields.items() if k != "csrf_token" and not k.endswith("-remove")}  # as sent
+    form.update(description="New words", score_normalization="none", action="save",
+                nominator_roles=["employee", "team_lead", "manager", "admin"])
+    saved = browser.post(edit, form)
+    assert saved.status_code == 303
+    session.expire_all()
+    assert session.get(Cycle, cycle.id).description == "New words"
+    renamed = browser.post(edit, {**form, "criteria-0-name": "Reach"})
+    assert renamed.status_code == 422
+    assert "Criteria can change only while the cycle is a draft; this one is published" in renamed.text

@@ -163,15 +163,19 @@ def _save(session: Session, user: User, cycle: Cycle | None, editor: Editor) -> 
         except FormError as refused:
             errors.update(refused.errors)
     if cycle is not None:
+        stored = {str(c.id): c for c in criteria_service.list_criteria(session, user, cycle.id)}
         for index, row in enumerate(editor.rows):
-            errors.update(_save_row(session, user, cycle, index, row))
+            errors.update(_save_row(session, user, cycle, index, row, stored.get(row.id)))
     if errors:
         raise FormError(errors)
     assert cycle is not None
     return cycle
 
 
-def _save_row(session: Session, user: User, cycle: Cycle, index: int, row: Row) -> dict[str, str]:
+def _save_row(session: Session, user: User, cycle: Cycle, index: int, row: Row,
+              stored: Criterion | None) -> dict[str, str]:
+    """Add, change or remove one criterion as its row asks; a row left as it
+    was calls nothing (so a published cycle's editor saves its other fields)."""
     prefix = f"criteria-{index}-"
     named = {f: prefix + f for f in CRITERION_FIELDS}
     if not row.id and not (row.name.strip() or row.weight.strip() or row.description.strip()):
@@ -184,6 +188,8 @@ def _save_row(session: Session, user: User, cycle: Cycle, index: int, row: Row) 
             item = parse(CriterionCreate, {"name": row.name, "description": row.description,
                                            "weight": row.weight.strip() or None})
             given = item.model_dump(exclude={"position"})
+            if stored is not None and all(getattr(stored, k) == v for k, v in given.items()):
+                return {}
             if row.id:
                 criteria_service.update_criterion(session, user, uuid.UUID(row.id), given)
             else:
