@@ -427,12 +427,14 @@ def demo(expires: Annotated[str | None, typer.Option(help=f"The sample tokens'. 
 
 def _seed_demo(session, now) -> str:
     """The demo rows, through the same services the API uses (so every row
-    gets its audit row): people, teams, then a cycle open now, its criteria,
-    and its publication."""
+    gets its audit row and its notifications): people, teams, then a cycle
+    open now, its criteria, its publication, and one nomination."""
     from datetime import timedelta
 
+    from plaudit.clock import FixedClock
     from plaudit.services.criteria import add_criterion
     from plaudit.services.cycles import create_cycle, publish_cycle
+    from plaudit.services.nominations import create_nomination
     from plaudit.services.teams import create_team, update_team
     from plaudit.services.users import create_user
 
@@ -458,7 +460,12 @@ def _seed_demo(session, now) -> str:
     )
     for position, (name, weight) in enumerate(DEMO_CRITERIA):
         add_criterion(session, None, cycle.id, name=name, weight=weight, position=position)
-    publish_cycle(session, None, cycle.id, now=now)
+    publish_cycle(session, None, cycle.id, now=now)  # everyone is told: nominations are open
+    # And one nomination, so a manager (Maya Patel, a sample) has one waiting for her decision.
+    leo, sam = (session.scalar(select(User).where(User.email == _demo_email(name))) for name in ("Leo Tanaka",
+                                                                                                   "Sam Okafor"))
+    create_nomination(session, leo, cycle.id, nominee_id=sam.id, clock=FixedClock(now),
+                      justification="Sam rebuilt our deploy pipeline and then taught the whole team how it works.")
     return cycle.name
 
 
@@ -501,6 +508,35 @@ def cycles_list(
         typer.echo("\n".join(lines))
     else:
         typer.echo("No cycles" + ("." if all_ else " (archived ones are listed with --all)."))
+
+
+@cycles_app.command("close-nominations")
+def cycles_close_nominations(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the nomination window now (published cycle, window open)."""
+    _close_now("close_nominations", cycle_id)
+
+
+@cycles_app.command("close-approvals")
+def cycles_close_approvals(cycle_id: Annotated[str, typer.Argument(help="The cycle's id.")]) -> None:
+    """Close the approval window, and the nomination window with it, now; finalize may follow at once."""
+    _close_now("close_approvals", cycle_id)
+
+
+def _close_now(action: str, cycle_id: str) -> None:
+    """Run a close-now service (`cycles.close_nominations`/`close_approvals`);
+    prints the cycle's new closing bounds (UTC)."""
+    from plaudit.clock import system_clock
+    from plaudit.db.session import transaction
+    from plaudit.services import cycles
+
+    ensure_database()
+    try:
+        with transaction() as session:
+            cycle = getattr(cycles, action)(session, None, _cycle_uuid(cycle_id), now=system_clock.now())
+            typer.echo(f"nominations close {cycle.nomination_closes_at:%Y-%m-%d %H:%M:%S} UTC; "
+                       f"approvals close {cycle.approval_closes_at:%Y-%m-%d %H:%M:%S} UTC")
+    except DomainError as error:
+        fail(error)
 
 
 def _span(opens, closes) -> str:

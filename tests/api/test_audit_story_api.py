@@ -114,3 +114,22 @@ def test_since_and_until_take_a_plain_date_meaning_its_start_in_utc(client, sess
     assert until_the_first == {str(before.id)}
     for bad in ("2026-13-01", "2026-12-1", "20261201"):
         assert_problem(client.get("/audit-logs", headers=admin, params={"since": bad}), 422, "validation_error")
+
+
+def test_an_admin_nominee_does_not_read_the_story_of_nominations_about_them(client, session, org):
+    """Being the nominee wins over every role: the log leaves out the rows of a
+    nomination about the reader and of its approvals (comments stay candid)."""
+    cycle = make_cycle(session)
+    criterion = make_criterion(session, cycle)
+    other_admin = make_org(session).admin
+    n = client.post(f"/cycles/{cycle.id}/nominations", headers=h(session, org.nominator),
+                    json={"nominee_id": str(org.admin.id), "justification": "Ran payroll through the migration."})
+    body = {"decision": "approve", "comment": "Between us: strong.",
+            "ratings": [{"criterion_id": str(criterion.id), "value": 5}]}
+    approval = client.put(f"/nominations/{n.json()['id']}/approval", headers=h(session, other_admin), json=body)
+    assert approval.status_code == 201, approval.text
+    mine = {e["entity_id"] for e in entries(client, h(session, org.admin), limit=200)}
+    theirs = {e["entity_id"] for e in entries(client, h(session, other_admin), limit=200)}
+    story = {n.json()["id"], approval.json()["id"]}
+    assert story <= theirs and not story & mine
+    assert entries(client, h(session, org.admin), nomination_id=n.json()["id"]) == []

@@ -137,6 +137,21 @@ def test_a_page_of_names_costs_the_same_statements_whatever_its_size(client, ses
         assert counts[1] == counts[50] <= 2, (path, counts)  # the list (and the cycle it is of)
 
 
+def test_a_page_of_audit_entries_with_actor_names_costs_the_same_statements_whatever_its_size(
+    client, session, engine, w
+):
+    for _ in range(60):
+        client.post(f"/users/{w.member.id}/tokens", headers=w.h["member"], json={"name": "laptop"})
+    counts = {}
+    for limit in (1, 50):
+        with count_statements(engine) as seen:
+            r = client.get("/audit-logs", headers=w.h["admin"], params={"limit": limit, "action": "token.create"})
+        assert r.status_code == 200 and len(r.json()["items"]) == limit
+        assert {item["actor_name"] for item in r.json()["items"]} == {"Mo Member"}
+        counts[limit] = len(seen)
+    assert counts[1] == counts[50] == 1
+
+
 def test_approvals_of_a_nomination_cost_the_same_statements_whatever_their_number(client, session, engine, w):
     few = make_nomination(session, w.cycle, w.nominator, w.member)
     many = make_nomination(session, w.cycle, w.boss, w.member)
@@ -242,4 +257,20 @@ def test_users_tokens_lists_without_secrets_for_the_user_and_admins(client, sess
         assert all(set(t) == {"id", "user_id", "name", "created_at", "expires_at", "revoked_at"} for t in items)
         assert made["token"] not in r.text
     assert_problem(client.get(f"/users/{w.member.id}/tokens", headers=w.h["boss"]), 403, "forbidden")
+    assert_problem(client.get(f"/users/{uuid.uuid4()}/tokens", headers=w.h["boss"]), 404, "not_found")
+
+
+def test_users_tokens_are_newest_first_and_keyset_paged(client, session, w):
+    from plaudit.models import ApiToken
+
+    made = [client.post(f"/users/{w.member.id}/tokens", headers=w.h["admin"], json={"name": f"t{i}"}).json()
+            for i in range(3)]
+    for i, token in enumerate(made):  # one transaction: set distinct creation times
+        session.get(ApiToken, uuid.UUID(token["id"])).created_at += timedelta(minutes=i + 1)
+    session.flush()
+    first = client.get(f"/users/{w.member.id}/tokens", headers=w.h["admin"], params={"limit": 2}).json()
+    rest = client.get(f"/users/{w.member.id}/tokens", headers=w.h["admin"],
+                      params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    names = [t["name"] for t in first["items"] + rest["items"]]
+    assert names == ["t2", "t1", "t0", "test"] and rest["next_cursor"] is None
     assert_problem(client.get(f"/users/{uuid.uuid4()}/tokens", headers=w.h["admin"]), 404, "not_found")

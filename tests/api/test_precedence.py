@@ -273,3 +273,20 @@ def test_who_dependencies_are_found_on_their_routes(app):
 
 def as_role_of(session: Session, user) -> dict[str, str]:
     return auth(make_token(session, user))
+
+
+def test_a_malformed_id_names_nothing(session, client):
+    """On an admin path an employee still gets 403; elsewhere the malformed id's 422 stands."""
+    _, employee = as_role(session, "employee")
+    assert_problem(client.patch("/cycles/not-a-uuid", json={"rating_max": "x"}, headers=employee), 403, "forbidden")
+    assert_problem(client.patch("/nominations/not-a-uuid", json={"justification": 5}, headers=employee), 422,
+                   "validation_error")
+
+
+def test_awards_are_404_to_others_before_the_query(session, client):
+    user, own = as_role(session, "employee")
+    _, stranger = as_role(session, "employee")
+    url = f"/users/{user.id}/awards"
+    assert_problem(client.get(url, params={"limit": 0}, headers=stranger), 404, "not_found")
+    assert_problem(client.get(url, params={"limit": 0}, headers=own), 422, "validation_error")
+    assert client.get(url, headers=own).status_code == 200

@@ -1,6 +1,6 @@
 """Every event of DOMAIN.md's table mails the right people, and nobody else."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -69,3 +69,24 @@ def test_every_event_mails_exactly_its_recipients_once(factory, sink, workers):
     text, html = (part.get_content() for part in won_mail.iter_parts())
     assert f"https://plaudit.example/app/cycles/{cycle.id}/results" in text
     assert f'href="https://plaudit.example/app/cycles/{cycle.id}/results"' in html
+
+
+def test_forgot_password_mails_a_one_time_link_that_is_never_stored(factory, sink, workers):
+    import re
+
+    from plaudit.services import notifications, passwords
+
+    with factory.begin() as s:
+        user = make_user(s)
+        user.email_notifications = False  # a reset is mailed anyway: they asked for it
+    with factory.begin() as s:
+        notifications.password_reset_requested(s, user.email, now=NOW)
+    workers.start()
+    wait_until(lambda: len(sink.messages) == 1, what="the reset mail")
+    text = sink.messages[0].get_body(("plain",)).get_content()
+    token = re.search(r"https://plaudit\.example/app/set-password/(\S+)", text).group(1)
+    with factory() as s:
+        stored = s.scalars(select(Notification).where(Notification.recipient_id == user.id)).one()
+        assert token not in stored.link and token not in stored.body
+        link, person = passwords.link_user(s, token, now=datetime.now(UTC))
+        assert person.id == user.id and link.purpose == "reset"

@@ -41,3 +41,17 @@ def test_demo_prints_a_sign_in_link_for_its_admin_a_manager_and_an_employee(cli,
         for role, email, _, secret in links:
             _, user = passwords.link_user(s, secret, now=system_clock.now())
             assert (user.role, user.email) == (role, email)
+
+
+def test_demo_leaves_notifications_to_look_at(cli, committed_db):
+    from sqlalchemy import select
+
+    from plaudit.models import Notification, User
+
+    assert cli("demo").exit_code == 0
+    with Session(committed_db) as s:
+        kinds = {(email, kind) for email, kind in s.execute(
+            select(User.email, Notification.kind).join(User, User.id == Notification.recipient_id))}
+    manager = next(email for email, _ in kinds if email.startswith("maya.patel@"))
+    employee = next(email for email, _ in kinds if email.startswith("eve.johnson@"))
+    assert {(manager, "cycle_published"), (manager, "nomination_created"), (employee, "cycle_published")} <= kinds

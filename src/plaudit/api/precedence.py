@@ -35,10 +35,10 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
 from plaudit.api.deps import CurrentUser, SessionDep, bearer_token
-from plaudit.errors import Forbidden, NotApprover
+from plaudit.errors import Forbidden, NotApprover, NotFound
 from plaudit.models import User
 from plaudit.models.enums import Role
-from plaudit.services import criteria, cycles, nominations, teams, users
+from plaudit.services import criteria, cycles, nominations, ranking, teams, users
 from plaudit.services.auth import authenticate
 
 # A path parameter's name -> the object it names, as the caller may see it
@@ -54,10 +54,12 @@ PATH_OBJECTS: dict[str, Callable[[Session, User, uuid.UUID], Any]] = {
 Check = Callable[[Session, User, Mapping[str, Any]], None]
 
 
-def path_objects(session: Session, actor: User, path_params: Mapping[str, str]) -> dict[str, Any]:
+def path_objects(session: Session, actor: User, path_params: Mapping[str, str]) -> dict[str, Any] | None:
     """The objects the path names, each visible to `actor`; `not_found` for
-    the first that is not. A malformed id names nothing (its 422 stands)."""
+    the first that is not. None when an id is malformed: it names nothing,
+    and its 422 stands."""
     found: dict[str, Any] = {}
+    malformed = False
     for name, raw in path_params.items():
         load = PATH_OBJECTS.get(name)
         if load is None:
@@ -65,9 +67,10 @@ def path_objects(session: Session, actor: User, path_params: Mapping[str, str]) 
         try:
             entity_id = uuid.UUID(raw)
         except ValueError:
+            malformed = True
             continue
         found[name] = load(session, actor, entity_id)
-    return found
+    return None if malformed else found
 
 
 # --- who columns ---------------------------------------------------------------
@@ -94,6 +97,13 @@ def an_approver(session: Session, actor: User, objects: Mapping[str, Any]) -> No
     nomination = objects.get("nomination_id")
     if nomination is None or not nominations.is_approver(session, actor, nomination):
         raise NotApprover("you are not an approver of this nomination")
+
+
+def an_awards_reader(session: Session, actor: User, objects: Mapping[str, Any]) -> None:
+    """The user, admins, their team's manager; for anyone else the awards do not exist."""
+    user = objects["user_id"]
+    if not ranking.may_see_awards(session, actor, user):
+        raise NotFound(f"user {user.id} not found")
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ AdminUser = Annotated[User, Depends(Who(admin, eager=True))]
 AdminOrTheUser = Annotated[User, Depends(Who(admin_or_the_user))]
 TheNominator = Annotated[User, Depends(Who(the_nominator))]
 AnApprover = Annotated[User, Depends(Who(an_approver))]
+AnAwardsReader = Annotated[User, Depends(Who(an_awards_reader))]
 
 
 def route_who(dependant: Dependant) -> Who | None:
@@ -144,9 +155,6 @@ def precede(request: Request, who: Who | None) -> None:
     with request.app.state.sessionmaker() as session:
         actor = authenticate(session, bearer_token(request), now=request.app.state.clock.now())
         objects = path_objects(session, actor, request.path_params)
-        if who is not None and (who.eager or len(objects) == _named_objects(request.path_params)):
-            who.check(session, actor, objects)
-
-
-def _named_objects(path_params: Mapping[str, str]) -> int:
-    return sum(1 for name in path_params if name in PATH_OBJECTS)
+        # An eager check needs no objects; another one, all of them.
+        if who is not None and (who.eager or objects is not None):
+            who.check(session, actor, objects or {})

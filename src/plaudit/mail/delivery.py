@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from sqlalchemy import ARRAY, Text, Uuid, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from plaudit.clock import system_clock
 from plaudit.mail.render import Mail, render
 from plaudit.mail.smtp import DeliveryError, Mailer
 from plaudit.models import Notification, User
-from plaudit.models.notifications import EmailStatus
+from plaudit.models.notifications import EmailStatus, NotificationKind
+from plaudit.services import passwords
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ class Outcome:
 
 
 _QUEUED = select(
-    Notification.id, User.email, User.display_name, Notification.title, Notification.body, Notification.link
+    Notification.id, User.id.label("user_id"), User.email, User.display_name, Notification.title,
+    Notification.body, Notification.link,
 ).join(User, User.id == Notification.recipient_id)
 
 def _still_queued(status, attempts):
@@ -111,6 +114,14 @@ def record(session: Session, outcomes: Sequence[Outcome]) -> None:
         )
 
 
+def _reset_link(factory: sessionmaker[Session], user_id: uuid.UUID) -> str:
+    """A fresh one-time set-password link (valid 1 hour), issued as the mail
+    goes out, so its secret is never stored: only the mail carries it."""
+    with factory.begin() as session:
+        user = session.get(User, user_id)
+        return "/app/set-password/" + passwords.issue_link(session, None, user, purpose="reset", now=system_clock.now())
+
+
 def deliver_event(
     factory: sessionmaker[Session],
     kind: str,
@@ -146,7 +157,8 @@ def deliver_event(
             if mailer is None:
                 outcomes.append(Outcome(row.id, EmailStatus.queued.value, "PLAUDIT_SMTP_URL is not set on the worker"))
                 continue
-            mail = Mail(row.id, row.email, row.display_name, row.title, row.body, row.link)
+            link = _reset_link(factory, row.user_id) if kind == NotificationKind.password_reset else row.link
+            mail = Mail(row.id, row.email, row.display_name, row.title, row.body, link)
             try:
                 mailer.send(render(mail, base_url=base_url, mail_from=mail_from), mail_from, row.email)
             except DeliveryError as error:

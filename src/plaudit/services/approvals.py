@@ -12,9 +12,9 @@ Decisions where DOMAIN.md is silent (also in the README):
   (200) that changes nothing: no write, no audit row.
 - **Reading approvals** (`list_approvals`): admins and the nomination's
   approvers, as API.md says (DOMAIN.md's definition, so also a conflicted
-  one, e.g. an admin who made the nomination or an admin nominee). Everyone
-  else who can see the nomination (its plain nominator; its nominee after
-  finalization) gets `forbidden`; the rest `not_found`.
+  one, e.g. an admin who made the nomination), but never its nominee, whatever
+  their role. Everyone else who can see the nomination (its plain nominator;
+  its nominee after finalization) gets `forbidden`; the rest `not_found`.
 
 Concurrency: the nomination row is locked FOR UPDATE before anything is read,
 so concurrent submits on one nomination serialize: the same approver racing

@@ -22,9 +22,9 @@ JSON array (`CANONICAL_SQL`):
 Sealing is the database function `audit_seal(max_rows)` (created by the
 migration that introduced the chain): one round trip seals a batch under an
 advisory lock, so sealers never race. The workers run it every 2 seconds
-(`plaudit.mail.jobs`, a periodic job); `plaudit audit seal` on demand. Verification is done here, in Python
-with `hashlib`, over the rows' text: it trusts neither the stored hashes
-nor the sealing function.
+(`plaudit.mail.jobs`, a periodic job); `plaudit audit seal` on demand.
+Verification is done here, in Python with `hashlib`, over the rows' text:
+it trusts neither the stored hashes nor the sealing function.
 """
 
 import hashlib

@@ -7,11 +7,17 @@ Decisions where DOMAIN.md is silent (also in the README):
   checked (the HTTP schema refuses it even earlier, like any malformed body).
 - **Visibility** is the union DOMAIN.md lists: the nominator, admins, the
   nomination's approvers, and — as nominee — the nominee once the cycle is
-  finalized or archived, for `approved` nominations only. A nominee who is
-  also an admin, or the manager of their own team, sees it through that role
-  (that is how API.md's `conflict_of_interest` "approving one about oneself"
-  is reachable; an admin could read it in the audit log anyway). Drafts hold
-  no nominations and are invisible to non-admins.
+  finalized or archived, for `approved` nominations only. Being the nominee
+  wins over every role: an admin, or the manager of their own team, is a
+  nominee like any other for nominations about them (`not_found`, in lists
+  too, and in their queue; never their approvals; the audit log leaves their
+  rows out for them too, `services.audit`). Drafts hold no nominations and are
+  invisible to non-admins.
+- **The approver's queue** (`approval_queue`) and its counts
+  (`queue_progress`) are one statement each; the queue is ordered by the
+  cycle's deadline, then the decisions so far, which an index on
+  `cycles.approval_closes_at` lets PostgreSQL read incrementally and stop
+  after the page.
 - **Editing** (`update_nomination`): nominator only (others who can see it get
   `forbidden`), then `cycle_state` (published), `window_closed` (nomination
   window), `nomination_state` (status must be `pending` and no approval

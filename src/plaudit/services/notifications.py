@@ -50,6 +50,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -66,7 +67,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plaudit import paging
 from plaudit.config import get_settings
-from plaudit.errors import ValidationFailed
+from plaudit.errors import NotFound, ValidationFailed
 from plaudit.models import Approval, Cycle, CycleResult, Nomination, Notification, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.models.notifications import EmailStatus, NotificationKind
@@ -79,6 +80,7 @@ DELIVER_TASK = "plaudit.deliver"
 
 NOMINATION_REMINDER_BEFORE = timedelta(hours=24)
 APPROVAL_REMINDER_BEFORE = timedelta(hours=48)
+RESET_EVERY = timedelta(minutes=10)
 
 _NOTIFICATIONS = Notification.__table__
 _USERS = User.__table__
@@ -410,6 +412,27 @@ def _approval_reminders(session: Session, now: datetime) -> int:
     return notify(session, rows)
 
 
+def password_reset_requested(session: Session, email: str, *, now: datetime) -> None:
+    """"Forgot password?": when `email` is an active user's, a `password_reset`
+    notification (mailed with a one-time link that the worker issues as it
+    sends, so the secret is never stored); nothing for an unknown email (the
+    page answers the same). Mailed whatever the user's email preference: they
+    asked for it. At most one per user per `RESET_EVERY` (the event is that
+    window of time: the unique key), so the form cannot flood an inbox."""
+    window = int(now.timestamp() // RESET_EVERY.total_seconds())
+    rows = select(
+        *_rows(
+            _USERS.c.id, true(), NotificationKind.password_reset,
+            cast(func.md5(func.concat(_USERS.c.id, f":{window}")), Uuid),
+            "Set a new password",
+            "Someone (hopefully you) asked to reset your Plaudit password. The link in the email works once, "
+            "within an hour. If it was not you, ignore it: your password stays as it is.",
+            "/app/login",
+        )
+    ).where(func.lower(_USERS.c.email) == email.strip().lower(), _USERS.c.is_active)
+    notify(session, rows)
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -436,6 +459,18 @@ def list_notifications(
 
 def unread_count(session: Session, user: User) -> int:
     return session.scalar(select(func.count()).where(_mine(user), Notification.read_at.is_(None))) or 0
+
+
+def open_notification(session: Session, user: User, notification_id: uuid.UUID, *, now: datetime) -> str:
+    """Reading one notification (the web app opens it): marks it read, keeping
+    the first read time, and returns its link. Another's is `not_found`."""
+    found = session.scalar(select(Notification).where(Notification.id == notification_id, _mine(user)))
+    if found is None:
+        raise NotFound(f"notification {notification_id} not found")
+    if found.read_at is None:
+        found.read_at = now
+        session.flush()
+    return found.link
 
 
 def mark_read(
@@ -536,6 +571,8 @@ __all__ = [
     "mark_read",
     "nomination_created_rows",
     "nomination_decided",
+    "open_notification",
+    "password_reset_requested",
     "notify",
     "outbox_ctes",
     "send_reminders",

@@ -1,5 +1,5 @@
 """The header every signed-in page shows: the links the user's role allows,
-with the approval queue's count."""
+with the approval queue's count and the unread notifications'."""
 
 from dataclasses import dataclass, field
 
@@ -9,6 +9,7 @@ from plaudit.clock import Clock
 from plaudit.models import User
 from plaudit.models.enums import Role
 from plaudit.services.nominations import QueueProgress, queue_progress
+from plaudit.services.notifications import unread_count
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Link:
 class Header:
     links: list[Link] = field(default_factory=list)
     progress: QueueProgress | None = None  # the approval queue's, for approvers (pages reuse it)
-    unread: int | None = None  # unread notifications: set with the Notifications page (shown when not None)
+    unread: int | None = None  # unread notifications (the Notifications link is shown when not None)
 
     @property
     def waiting(self) -> int | None:
@@ -40,5 +41,4 @@ def header_for(session: Session, user: User, clock: Clock) -> Header:
         links.append(Link("/app/approvals", "Approvals", progress.waiting))
     if user.role == Role.admin:
         links += [Link("/app/cycles", "Cycles"), Link("/app/people", "People"), Link("/app/audit", "Audit log")]
-    # The Notifications link (its count is `unread`) joins with the notifications issue.
-    return Header(links=links, progress=progress)
+    return Header(links=links, progress=progress, unread=unread_count(session, user))

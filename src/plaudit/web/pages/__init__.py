@@ -7,6 +7,7 @@ from plaudit.web.pages import (
     home,
     my_nominations,
     nominate,
+    notifications,
     people,
     profile,
     results,
@@ -14,4 +15,4 @@ from plaudit.web.pages import (
 )
 
 ROUTERS = [module.router for module in (
-    signin, home, profile, nominate, my_nominations, approvals, cycles, results, people, audit)]
+    signin, home, profile, nominate, my_nominations, approvals, cycles, results, people, audit, notifications)]
