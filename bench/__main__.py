@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ("create", "finalize", "http", "import", "queue", "audit", "pages")
+BENCHMARKS = ("create", "finalize", "http", "import", "queue", "audit", "pages", "fanout", "delivery")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -80,6 +80,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="pending nominations in the manager's queue (env BENCH_PAGE_NOMINATIONS, default 500)")
     g.add_argument("--page-requests", type=int, default=_env_int("BENCH_PAGE_REQUESTS", 1000),
                    help="timed pages (or JSON sets) per side (env BENCH_PAGE_REQUESTS, default 1000)")
+    g = p.add_argument_group("G. fanout (publishing to everyone vs a bare INSERT ... SELECT)")
+    g.add_argument("--fanout-people", type=int, default=_env_int("BENCH_FANOUT_PEOPLE", 100_000),
+                   help="people told (env BENCH_FANOUT_PEOPLE, default 100000)")
+    g.add_argument("--fanout-repeats", type=int, default=_env_int("BENCH_FANOUT_REPEATS", 3),
+                   help="runs per side (env BENCH_FANOUT_REPEATS, default 3)")
+    g = p.add_argument_group("H. delivery (one worker vs a bare smtplib loop)")
+    g.add_argument("--delivery-mails", type=int, default=_env_int("BENCH_DELIVERY_MAILS", 2000),
+                   help="mails of one event (env BENCH_DELIVERY_MAILS, default 2000)")
     args = p.parse_args(argv)
     if not args.only:
         env = os.environ.get("BENCH_ONLY")
@@ -157,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
 
             outcomes.append(pages.run(server, nominations=args.page_nominations, requests=args.page_requests,
                                       concurrency=args.concurrency, workers=args.workers))
+        elif name == "fanout":
+            from bench import notifications
+
+            outcomes.append(notifications.run_fanout(server, people=args.fanout_people, repeats=args.fanout_repeats))
+        elif name == "delivery":
+            from bench import notifications
+
+            outcomes.append(notifications.run_delivery(server, mails=args.delivery_mails))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s):")
     for o in outcomes:

@@ -184,6 +184,19 @@ def time_what_if(engine, cycle_id) -> tuple[float, int]:
     return elapsed, len(json.loads(body)["items"])
 
 
+def time_digest(engine, cycle_id) -> float:
+    """The inputs digest finalize stores (issue 13), alone: part of finalize's time."""
+    from plaudit.db.session import make_sessionmaker
+    from plaudit.services.results_digest import inputs_digest
+
+    with make_sessionmaker(engine)() as s:
+        started = time.perf_counter()
+        inputs_digest(s, cycle_id)
+        elapsed = time.perf_counter() - started
+        s.rollback()
+    return elapsed
+
+
 def use_zscore(engine, cycle_id) -> None:
     """Set the (published) cycle's normalisation to zscore, as a draft would have it."""
     from sqlalchemy import text
@@ -287,7 +300,7 @@ def run(
         cycle_id = info["cycle_id"]
         log(f"loaded in {info['load_s']:.1f} s: {info['nominations']:,} nominations, "
             f"{info['approvals']:,} approvals, {info['ratings']:,} ratings")
-        selects, servers, finals, leans, what_ifs, zscores = [], [], [], [], [], []
+        selects, servers, finals, leans, what_ifs, zscores, digests = [], [], [], [], [], [], []
         ranked = 0
         with psycopg.connect(server.libpq_for(big)) as c:
             cpu = Cpu(postmaster_pid(c))
@@ -305,6 +318,7 @@ def run(
             leans.append(min(l1, l2))
             w, what_if_rows = cpu("what-if", time_what_if, engine, cycle_id)
             what_ifs.append(w)
+            digests.append(cpu("digest", time_digest, engine, cycle_id))
             f, ranked_, _ = cpu("finalize", run_finalize, engine, cycle_id, clock,
                                 profile=profile if not finals else None)
             finals.append(f)
@@ -345,6 +359,7 @@ def run(
         server.drop_database(small)
 
     sel, fin, srv, lean, wif, zs = min(selects), min(finals), min(servers), min(leans), min(what_ifs), min(zscores)
+    dig = min(digests)
     ratio, select_ratio, what_if_ratio, zscore_ratio = fin / lean, fin / sel, wif / sel, zs / sel
     mem_ratio = peak_big / peak_small if peak_small else float("inf")
     lines += [
@@ -373,14 +388,20 @@ def run(
             f"finalize with zscore (+ body):           {zs * 1000:9.1f} ms  best of "
             f"{', '.join(f'{x * 1000:.0f}' for x in zscores)}"
         ),
+        (
+            f"  of which the inputs digest (alone): {dig * 1000:9.1f} ms  best of "
+            f"{', '.join(f'{x * 1000:.0f}' for x in digests)}"
+        ),
         f"finalize / leanest SELECT:       {ratio:.3f}   (target <= {TARGET})",
+        f"  without the digest:            {(fin - dig) / lean:.3f}   (for the record)",
         f"finalize / bare SELECT:          {select_ratio:.3f}   (for the record)",
         f"zscore finalize / bare SELECT:   {zscore_ratio:.3f}   (target <= {ZSCORE_TARGET})",
+        f"  without the digest:            {(zs - dig) / sel:.3f}   (for the record)",
         f"what-if / bare SELECT:           {what_if_ratio:.3f}   (target <= {WHAT_IF_TARGET})",
         "CPU (medians; independent of other load on the machine):",
         *(
             f"  {key + ':':17s}Python {py * 1000:7.0f} ms   PostgreSQL {pg * 1000:7.0f} ms"
-            for key in ("select", "lean", "what-if", "finalize", "finalize zscore")
+            for key in ("select", "lean", "what-if", "digest", "finalize", "finalize zscore")
             for py, pg in [cpu.median(key)]
         ),
         "Python peak memory during finalize (tracemalloc):",

@@ -48,7 +48,9 @@ def test_rename_to_taken_name_is_duplicate(px):
 
 
 def test_csv_quotes_awkward_names(px):
-    nominee = px.user(name='Doe, "JJ" Jr')  # a comma and quotes (a line break is refused in names: API.md, Text)
+    """Commas and quotes are quoted; a leading `=` is neutralised with a `'`
+    (names may not hold control characters such as a newline: API.md, Text)."""
+    nominee = px.user(name='=Doe, "JJ" Jr')
     p, crits = px.published()
     n = px.nominate(px.user(), p["id"], nominee.id)
     px.approve(px.admin, n["id"], {crits[0]["id"]: 3})
@@ -56,7 +58,7 @@ def test_csv_quotes_awkward_names(px):
     px.finalize(p["id"])
     r = px.admin.get(f"/cycles/{p['id']}/results", params={"format": "csv"})
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert len(rows) == 2 and rows[1][2] == 'Doe, "JJ" Jr' and rows[1][5] == "3.000000"
+    assert len(rows) == 2 and rows[1][2] == '\'=Doe, "JJ" Jr' and rows[1][5] == "3.000000"
 
 
 def test_nomination_window_closes_at_its_bound(px):
