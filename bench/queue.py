@@ -11,9 +11,9 @@ another manager's teams, ones the manager already decided, withdrawn ones,
 and ones in cycles whose approval window closed.
 
 - **Plaudit:** `GET /me/approvals` (page 1, and page 100 with the cursor the
-  API gave for it) through the real app in this process (Starlette's
-  TestClient): authentication, the service's one statement, the response
-  model, the JSON body.
+  API gave for it) from `plaudit serve` (one worker, no notification
+  worker), on one kept-alive connection (`http.client`): authentication, the
+  service's one statement, the response model, the JSON body, loopback.
 - **Baseline:** the query a person would write by hand for that page (the
   same filter, order, keyset condition, names and decision counts),
   executed with psycopg and its 50 rows fetched; planned for its parameters
@@ -30,11 +30,18 @@ and ones in cycles whose approval window closed.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
+from http.client import HTTPConnection
+from pathlib import Path
+from urllib.parse import urlencode
 
 import psycopg
 
@@ -168,13 +175,10 @@ def _bare(
 
 
 def run(server: Server, *, nominations: int = 10_000, cycles: int = 20, repeats: int = 30) -> Outcome:
-    from fastapi.testclient import TestClient
-
-    from plaudit.api.app import create_app
-    from plaudit.clock import FixedClock
-    from plaudit.db.session import make_engine
+    from bench.http_nominations import free_port, start, wait_ready
 
     title = f"E. GET /me/approvals vs the bare SQL page ({nominations} queued over {cycles} cycles, {PAGE} a page)"
+    logdir = Path(tempfile.mkdtemp(prefix="plaudit-bench-queue-"))
     with server.fresh_database("queue") as db:
         now = loaders.now_utc()
         with psycopg.connect(server.libpq_for(db)) as conn:
@@ -184,65 +188,81 @@ def run(server: Server, *, nominations: int = 10_000, cycles: int = 20, repeats:
             conn.autocommit = True
             conn.execute("VACUUM ANALYZE")
             log(f"queue data loaded in {time.perf_counter() - started:.1f} s: {data['counts']}")
-        me, headers = data["manager"], {"Authorization": f"Bearer {data['secret']}"}
-        engine = make_engine(server.url_for(db))
+        me = data["manager"]
+        headers = {"Authorization": f"Bearer {data['secret']}"}
+        env = {**os.environ, "DATABASE_URL": server.url_for(db)}
+        env.pop("PLAUDIT_DATA_DIR", None)
+        port = free_port()
+        plaudit = start("plaudit", [sys.executable, "-m", "plaudit.cli", "serve", "--host", "127.0.0.1",
+                                    "--port", str(port), "--no-worker"], env, port, logdir)
         bare_conn = psycopg.connect(server.libpq_for(db), autocommit=True)
+        http = HTTPConnection("127.0.0.1", port)  # one kept-alive connection, as a browser's
         try:
-            with TestClient(create_app(engine=engine, clock=FixedClock(now))) as client:
+            wait_ready(plaudit, "/healthz")
+            log(f"plaudit serve up on port {port} (logs: {plaudit.log_path})")
 
-                def api(cursor: str | None) -> dict:
-                    r = client.get("/me/approvals", headers=headers, params={"cursor": cursor} if cursor else {})
-                    assert r.status_code == 200, r.text
-                    return r.json()
+            def get(path: str) -> bytes:
+                http.request("GET", path, headers=headers)
+                response = http.getresponse()
+                body = response.read()
+                assert response.status == 200, body
+                return body
 
-                # The cursor of page 100 (walking the API), and the bare side's key after page 99.
-                cursor, page = None, 1
-                while page < 100:
-                    cursor, page = api(cursor)["next_cursor"], page + 1
-                before_100 = _bare(bare_conn, now, me, None, limit=99 * PAGE)[-1]
-                after_99 = (before_100[14], before_100[10], before_100[11], before_100[0])
-                sides = {1: (None, None), 100: (cursor, after_99)}
-                for number, (api_cursor, bare_after) in sides.items():
-                    got = [x["id"] for x in api(api_cursor)["items"]]
-                    want = [str(row[0]) for row in _bare(bare_conn, now, me, bare_after)]
-                    if got != want or len(got) != PAGE:
-                        raise AssertionError(f"page {number}: the API and the bare query disagree")
-                total = sum(1 for _ in _bare(bare_conn, now, me, None, limit=nominations * 2))
-                kinds = ("api", "bare", "prepared")
-                times: dict[tuple[str, int], list[float]] = {(s, p): [] for s in kinds for p in sides}
-                for _ in range(6):  # warm-up (and the prepared statements past psycopg's threshold)
-                    for api_cursor, bare_after in sides.values():
-                        api(api_cursor)
-                        _bare(bare_conn, now, me, bare_after)
-                        _bare(bare_conn, now, me, bare_after, prepare=True)
+            def api(cursor: str | None) -> dict:
+                return json.loads(get("/me/approvals" + (f"?{urlencode({'cursor': cursor})}" if cursor else "")))
+
+            # The cursor of page 100 (walking the API), and the bare side's key after page 99.
+            cursor, page = None, 1
+            while page < 100:
+                cursor, page = api(cursor)["next_cursor"], page + 1
+            before_100 = _bare(bare_conn, now, me, None, limit=99 * PAGE)[-1]
+            after_99 = (before_100[14], before_100[10], before_100[11], before_100[0])
+            sides = {1: (None, None), 100: (cursor, after_99)}
+            for number, (api_cursor, bare_after) in sides.items():
+                got = [x["id"] for x in api(api_cursor)["items"]]
+                want = [str(row[0]) for row in _bare(bare_conn, now, me, bare_after)]
+                if got != want or len(got) != PAGE:
+                    raise AssertionError(f"page {number}: the API and the bare query disagree")
+            total = sum(1 for _ in _bare(bare_conn, now, me, None, limit=nominations * 2))
+            paths = {n: "/me/approvals" + (f"?{urlencode({'cursor': c})}" if c else "") for n, (c, _) in sides.items()}
+            kinds = ("api", "bare", "prepared")
+            times: dict[tuple[str, int], list[float]] = {(s, p): [] for s in kinds for p in sides}
+            for _ in range(6):  # warm-up (and the prepared statements past psycopg's threshold)
+                for number, (_, bare_after) in sides.items():
+                    get(paths[number])
+                    _bare(bare_conn, now, me, bare_after)
+                    _bare(bare_conn, now, me, bare_after, prepare=True)
+            for _ in range(repeats):
+                for number, (_, bare_after) in sides.items():
+                    t = time.perf_counter()
+                    _bare(bare_conn, now, me, bare_after)
+                    times["bare", number].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    get(paths[number])
+                    times["api", number].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    _bare(bare_conn, now, me, bare_after, prepare=True)
+                    times["prepared", number].append(time.perf_counter() - t)
+            # CPU per page, apart from timing: the server's processes, this process, PostgreSQL.
+            pg_pid = postmaster_pid(bare_conn)
+            calls = {
+                "api": lambda: [get(p) for p in paths.values()],
+                "bare": lambda: [_bare(bare_conn, now, me, a) for _, a in sides.values()],
+                "users_me": lambda: [get("/users/me") for _ in sides],
+            }
+            cpu = {}
+            for side, call in calls.items():
+                here, there, pg = time.process_time(), tree_cpu(plaudit.popen.pid), tree_cpu(pg_pid)
                 for _ in range(repeats):
-                    for number, (api_cursor, bare_after) in sides.items():
-                        t = time.perf_counter()
-                        _bare(bare_conn, now, me, bare_after)
-                        times["bare", number].append(time.perf_counter() - t)
-                        t = time.perf_counter()
-                        api(api_cursor)
-                        times["api", number].append(time.perf_counter() - t)
-                        t = time.perf_counter()
-                        _bare(bare_conn, now, me, bare_after, prepare=True)
-                        times["prepared", number].append(time.perf_counter() - t)
-                # CPU per page (this process: client, app, driver; and PostgreSQL), apart from timing.
-                pg_pid = postmaster_pid(bare_conn)
-                calls = {
-                    "api": lambda: [api(c) for c, _ in sides.values()],
-                    "bare": lambda: [_bare(bare_conn, now, me, a) for _, a in sides.values()],
-                    "users_me": lambda: [client.get("/users/me", headers=headers) for _ in sides],
-                }
-                cpu = {}
-                for side, call in calls.items():
-                    py, pg = time.process_time(), tree_cpu(pg_pid)
-                    for _ in range(repeats):
-                        call()
-                    pg_used = tree_cpu(pg_pid) - pg if pg is not None else float("nan")
-                    cpu[side] = ((time.process_time() - py) / repeats / 2 * 1000, pg_used / repeats / 2 * 1000)
+                    call()
+                served = tree_cpu(plaudit.popen.pid) - there if there is not None else float("nan")
+                database = tree_cpu(pg_pid) - pg if pg is not None else float("nan")
+                per = repeats * len(sides) / 1000
+                cpu[side] = ((time.process_time() - here) / per, served / per, database / per)
         finally:
+            http.close()
             bare_conn.close()
-            engine.dispose()
+            plaudit.stop()
 
     def best(side: str, number: int) -> float:
         return min(times[side, number]) * 1000
@@ -261,9 +281,10 @@ def run(server: Server, *, nominations: int = 10_000, cycles: int = 20, repeats:
             f" (ratio {med('api', number) / med('bare', number):.3f}); bare SQL as a prepared statement"
             f" {best('prepared', number):.2f} ms best, {med('prepared', number):.2f} median (for the record)",
         ]
-    lines.append("CPU per page (the stable figure; Python: this process, client and app):")
+    lines.append("CPU per page (the stable figure): this process (client), the server, PostgreSQL")
     for side, label in (("api", "GET /me/approvals"), ("bare", "bare SQL"), ("users_me", "GET /users/me")):
-        lines.append(f"  {label:18} Python {cpu[side][0]:6.2f} ms   PostgreSQL {cpu[side][1]:6.2f} ms")
+        client, served, database = cpu[side]
+        lines.append(f"  {label:18} client {client:6.2f} ms   server {served:6.2f} ms   PostgreSQL {database:6.2f} ms")
     worst = max(ratios.values())
     return block(title, lines, Outcome("E approval queue", worst, f"<= {TARGET} (each page / bare SQL)",
                                        worst <= TARGET))

@@ -71,8 +71,11 @@ def keyset_page(
     *,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    whole_rows: bool = False,
 ) -> Page[Any]:
     """Run `stmt` (selecting one entity or column) ordered by `keys`, from `cursor`.
+    With `whole_rows`, `stmt` may select several columns and the items are
+    its rows (the sort keys' values appended after them).
 
     The last key must make the order total (use the primary key).
     """
@@ -89,8 +92,8 @@ def keyset_page(
     rows = session.execute(stmt.add_columns(*(k.column for k in keys)).order_by(*order).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [row[0] for row in rows]
-    next_cursor = encode_cursor(list(rows[-1][1:])) if more and rows else None
+    items = rows if whole_rows else [row[0] for row in rows]
+    next_cursor = encode_cursor(list(rows[-1][-len(keys):])) if more and rows else None
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -281,3 +281,12 @@ def test_a_malformed_id_names_nothing(session, client):
     assert_problem(client.patch("/cycles/not-a-uuid", json={"rating_max": "x"}, headers=employee), 403, "forbidden")
     assert_problem(client.patch("/nominations/not-a-uuid", json={"justification": 5}, headers=employee), 422,
                    "validation_error")
+
+
+def test_awards_are_404_to_others_before_the_query(session, client):
+    user, own = as_role(session, "employee")
+    _, stranger = as_role(session, "employee")
+    url = f"/users/{user.id}/awards"
+    assert_problem(client.get(url, params={"limit": 0}, headers=stranger), 404, "not_found")
+    assert_problem(client.get(url, params={"limit": 0}, headers=own), 422, "validation_error")
+    assert client.get(url, headers=own).status_code == 200

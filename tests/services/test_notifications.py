@@ -193,6 +193,16 @@ def test_a_new_nomination_queues_mail_in_its_own_statement(session, mail_on):
     assert [j["args"] for j in jobs(session)] == [{"kind": "nomination_created", "subject_id": str(nomination.id)}]
 
 
+def test_a_rolled_back_nomination_leaves_no_notification_and_no_job(session, mail_on):
+    org = make_org(session)
+    cycle = make_cycle(session)
+    savepoint = session.begin_nested()
+    create(session, cycle, org.nominator, org.nominee)
+    assert len(told(session, "nomination_created")) == 1 and len(jobs(session)) == 1
+    savepoint.rollback()
+    assert told(session) == {} and jobs(session) == []
+
+
 def test_a_quota_cycle_tells_the_manager_too(session):
     org = make_org(session)
     cycle = make_cycle(session, max_nominations_per_nominator=2)

@@ -1,8 +1,9 @@
 """The journey of WEB.md in a real browser: Playwright driving the system's
 Chromium against the real app served by uvicorn, finding every control by
 its label or role as WEB.md names it, with axe-core checking every page
-(no "serious" or "critical" violation). It saves the README's screenshots
-to docs/screenshots/.
+(no "serious" or "critical" violation). It takes the README's screenshots:
+into the test's tmp_path, or into docs/screenshots/ with
+PLAUDIT_UPDATE_SCREENSHOTS=1.
 
 Chromium is Debian's (`apt-get install -y chromium`); Playwright's own
 browser download is never used. Without Chromium the module is skipped with
@@ -36,7 +37,9 @@ if CHROMIUM is None:
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed on request only, so that running the
+# suite leaves the work tree clean: PLAUDIT_UPDATE_SCREENSHOTS=1.
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 PEOPLE_CSV = (
@@ -80,8 +83,8 @@ class Checked:
 
     checked: set[str] = set()  # pages (paths, ids left out) already checked, in any tab
 
-    def __init__(self, page: Page, base: str) -> None:
-        self.page, self.base, self.axe = page, base, Axe()
+    def __init__(self, page: Page, base: str, shots: Path) -> None:
+        self.page, self.base, self.axe, self.shots = page, base, Axe(), shots
 
     def accessible(self, state: str = "") -> None:
         """axe-core on the page, once per page (and `state`, such as a form showing its errors)."""
@@ -109,11 +112,12 @@ class Checked:
         self.accessible()
 
     def shot(self, name: str) -> None:
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
 
-def test_the_journey(web_server: str, org: dict[str, str]):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_the_journey(web_server: str, org: dict[str, str], tmp_path: Path):
+    shots = README_SCREENSHOTS if os.environ.get("PLAUDIT_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -121,7 +125,7 @@ def test_the_journey(web_server: str, org: dict[str, str]):
                 context = chromium.new_context(viewport={"width": 1100, "height": 800}, timezone_id="Europe/Berlin",
                                                locale="en-GB")
                 context.set_default_timeout(10_000)
-                return Checked(context.new_page(), web_server)
+                return Checked(context.new_page(), web_server, shots)
 
             admin, employee, manager = tab(), tab(), tab()
 

@@ -35,10 +35,10 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
 from plaudit.api.deps import CurrentUser, SessionDep, bearer_token
-from plaudit.errors import Forbidden, NotApprover
+from plaudit.errors import Forbidden, NotApprover, NotFound
 from plaudit.models import User
 from plaudit.models.enums import Role
-from plaudit.services import criteria, cycles, nominations, teams, users
+from plaudit.services import criteria, cycles, nominations, ranking, teams, users
 from plaudit.services.auth import authenticate
 
 # A path parameter's name -> the object it names, as the caller may see it
@@ -99,6 +99,13 @@ def an_approver(session: Session, actor: User, objects: Mapping[str, Any]) -> No
         raise NotApprover("you are not an approver of this nomination")
 
 
+def an_awards_reader(session: Session, actor: User, objects: Mapping[str, Any]) -> None:
+    """The user, admins, their team's manager; for anyone else the awards do not exist."""
+    user = objects["user_id"]
+    if not ranking.may_see_awards(session, actor, user):
+        raise NotFound(f"user {user.id} not found")
+
+
 @dataclass(frozen=True)
 class Who:
     """A path's who column, as the dependency that yields the caller.
@@ -126,6 +133,7 @@ AdminUser = Annotated[User, Depends(Who(admin, eager=True))]
 AdminOrTheUser = Annotated[User, Depends(Who(admin_or_the_user))]
 TheNominator = Annotated[User, Depends(Who(the_nominator))]
 AnApprover = Annotated[User, Depends(Who(an_approver))]
+AnAwardsReader = Annotated[User, Depends(Who(an_awards_reader))]
 
 
 def route_who(dependant: Dependant) -> Who | None:

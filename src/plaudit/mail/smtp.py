@@ -14,7 +14,7 @@ message, and fixing the configuration must not have lost the mail.
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlsplit
 
 TIMEOUT = 30.0
@@ -86,7 +86,7 @@ class Mailer:
             raise DeliveryError(f"cannot reach {c.host}:{c.port}: {error}", permanent=False, connection=True) from error
         return smtp
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    def send(self, message: Message, sender: str, recipient: str) -> None:
         """Send one message; `DeliveryError` when it was not accepted."""
         if self._smtp is None:
             self._smtp = self._connect()

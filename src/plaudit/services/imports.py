@@ -291,6 +291,20 @@ class Plan:
     report: ImportReport = field(init=False)  # set last, once every row's action is known
 
 
+_STORED_USERS = """
+SELECT f.email IS NOT NULL, u.email, u.id, u.display_name, u.role, u.team_id, u.is_active
+FROM users u LEFT JOIN import_rows f ON f.email = u.email
+WHERE CASE WHEN f.email IS NULL THEN u.is_active AND (u.role = 'admin' OR :all)
+           ELSE f.line IS NOT NULL AND (
+               (u.role = 'admin' AND u.is_active)
+               OR u.display_name IS DISTINCT FROM f.display_name OR u.role IS DISTINCT FROM f.role
+               OR u.is_active IS DISTINCT FROM f.is_active
+               OR (NOT f.keep_team AND u.team_id IS DISTINCT FROM f.team_id))
+      END
+ORDER BY u.email
+"""
+
+
 def _fetch(session: Session, sql: str, **params: Any) -> list[Any]:
     return session.execute(text(sql), params).all()
 
@@ -298,20 +312,21 @@ def _fetch(session: Session, sql: str, **params: Any) -> list[Any]:
 def _load_rows(session: Session, rows: list[Row], bad_emails: set[str], team_ids: dict[str, uuid.UUID]) -> None:
     """The file's rows into the temporary table `import_rows` (dropped at
     commit) with one COPY, for the plan's joins and the creation of new users
-    (`team_id`: the team a new user joins). Bad rows' emails come too, so
-    that their users do not count as missing."""
+    (`team_id`: the row's team; `keep_team`: the file has no team column).
+    Bad rows' emails come too (line null), so that their users do not count
+    as missing."""
     session.execute(text("DROP TABLE IF EXISTS pg_temp.import_rows"))
     session.execute(text(
         "CREATE TEMP TABLE import_rows (line int, email text NOT NULL, display_name text, role text, "
-        "team_id uuid, is_active boolean) ON COMMIT DROP"
+        "team_id uuid, keep_team boolean, is_active boolean) ON COMMIT DROP"
     ))
     with driver_of(session).cursor() as cursor:
         with cursor.copy("COPY import_rows FROM STDIN") as copy:
             for row in rows:
                 copy.write_row((row.line, row.email, row.display_name, row.role,
-                                _team_id(row.team, None, team_ids), row.active))
+                                _team_id(row.team, None, team_ids), row.team is KEEP, row.active))
             for email in bad_emails:
-                copy.write_row((None, email, None, None, None, None))
+                copy.write_row((None, email, None, None, None, None, None))
     session.execute(text("ANALYZE import_rows"))
 
 
@@ -337,21 +352,21 @@ def plan(
     in_file = {row.email: row for row in rows}
     team_ids = {key: team.id for key, team in teams.items()} | {key: t[0] for key, t in result.new_teams.items()}
     _load_rows(session, rows, parsed.bad_emails - in_file.keys(), team_ids)
-    # The stored users of the file, and the active ones missing from it that
-    # matter: admins (the last-admin rule), or all with deactivate_missing.
+    # The stored users that matter, compared in SQL so that an unchanged
+    # organisation sends nothing back: those a row changes, the active admins
+    # (the last-admin rule), and the active users missing from the file that
+    # are admins or, with deactivate_missing, all of them.
     stored: dict[str, Stored] = {}
     missing = []
-    for in_the_file, email, *values in _fetch(
-        session,
-        "SELECT f.email IS NOT NULL, u.email, u.id, u.display_name, u.role, u.team_id, u.is_active "
-        "FROM users u LEFT JOIN import_rows f ON f.email = u.email "
-        "WHERE f.email IS NOT NULL OR (u.is_active AND (u.role = 'admin' OR :all)) ORDER BY u.email",
-        all=deactivate_missing,
-    ):
+    for in_the_file, email, *values in _fetch(session, _STORED_USERS, all=deactivate_missing):
         if in_the_file:
             stored[email] = Stored(*values)
         else:
             missing.append(Missing(values[0], email, values[2]))
+    new_lines = set(session.scalars(text(
+        "SELECT f.line FROM import_rows f "
+        "WHERE f.line IS NOT NULL AND NOT EXISTS (SELECT FROM users u WHERE u.email = f.email)"
+    )))
     named = {row.manager_email for row in rows if isinstance(row.manager_email, str)}
     outside = {r.email: r for r in _fetch(
         session, "SELECT email, id, role, is_active FROM users WHERE email = ANY(CAST(:emails AS text[]))",
@@ -405,10 +420,10 @@ def plan(
     for row in rows:
         old = stored.get(row.email)
         team_id = _team_id(row.team, old, team_ids)
-        if old is None:
+        if row.line in new_lines:
             result.creates += 1
             action = "create"
-        elif (old.display_name, old.role, old.team_id, old.is_active) == (
+        elif old is None or (old.display_name, old.role, old.team_id, old.is_active) == (
                 row.display_name, row.role, team_id, row.active):
             action = "unchanged"
         else:

@@ -461,7 +461,7 @@ def list_awards(
     user, gets `not_found`. Writes nothing.
     """
     user = session.get(User, user_id)
-    if user is None or not _may_see_awards(session, actor, user):
+    if user is None or not may_see_awards(session, actor, user):
         raise NotFound(f"user {user_id} not found")
     award = Bundle(
         "award",
@@ -486,7 +486,7 @@ def list_awards(
     )
 
 
-def _may_see_awards(session: Session, actor: User | None, user: User) -> bool:
+def may_see_awards(session: Session, actor: User | None, user: User) -> bool:
     if actor is None or actor.role == Role.admin or actor.id == user.id:
         return True
     if user.team_id is None:

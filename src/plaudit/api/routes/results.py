@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
-from plaudit.api.precedence import AdminUser
+from plaudit.api.precedence import AdminUser, AnAwardsReader
 from plaudit.api.routing import PlauditRoute
 from plaudit.schemas.common import Page
 from plaudit.schemas.results import Award, Results, WhatIf
@@ -94,7 +94,7 @@ def _json_stream(request: Request, cycle, **filters) -> StreamingResponse:
 
 
 @router.get("/users/{user_id}/awards", response_model=Page[Award])
-def list_awards(user_id: uuid.UUID, session: SessionDep, user: CurrentUser, page: PageDep) -> Page[Award]:
+def list_awards(user_id: uuid.UUID, session: SessionDep, user: AnAwardsReader, page: PageDep) -> Page[Award]:
     """A user's result rows in finalized and archived cycles, newest first."""
     found = ranking.list_awards(session, user, user_id, limit=page.limit, cursor=page.cursor)
     return Page[Award](items=found.items, next_cursor=found.next_cursor)

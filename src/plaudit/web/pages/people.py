@@ -37,10 +37,9 @@ def _people_page(request: Request, session, user, *, q: str = "", cursor: str | 
     found = users.list_users(session, user, q=q or None, include_inactive=True, limit=PAGE, cursor=cursor)
     all_teams = teams.list_teams(session, user, limit=TEAMS_SHOWN).items
     team_names = {t.id: t.name for t in all_teams}
-    people_by_id = {p.id: p.display_name for p in found.items}
     return render(request, "people/people.html", {
         "people": found.items, "next_cursor": found.next_cursor, "q": q, "teams": all_teams,
-        "team_names": team_names, "manager_names": people_by_id, "roles": list(Role),
+        "team_names": team_names, "roles": list(Role),
         "add": add or {"email": "", "display_name": "", "role": "employee", "team_id": ""}, "link": link,
     }, errors=errors, status=status)
 
