@@ -717,7 +717,7 @@ def _constant(value: str) -> ColumnElement[str]:
     written into the SQL rather than bound: a prepared statement's generic
     plan then still knows how many rows the status selects, and the
     statement compiled once for the driver (`approval_queue_json`) holds it."""
-    return literal_column(f"'{value}'", Text)
+    return _sql_text(value)
 
 
 def _decided_by(actor: User) -> ColumnElement[bool]:
@@ -727,9 +727,15 @@ def _decided_by(actor: User) -> ColumnElement[bool]:
 def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     """SQL: a timestamptz as the text the API's schemas give it (pydantic's
     ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds)."""
-    utc = func.timezone("UTC", moment, type_=DateTime)
-    seconds = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=Text)
-    return seconds + case((func.date_trunc("second", utc) == utc, "Z"), else_=func.to_char(utc, '.US"Z"'))
+    utc = func.timezone(_sql_text("UTC"), moment, type_=DateTime)
+    seconds = func.to_char(utc, _sql_text('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
+    fraction = func.to_char(utc, _sql_text('.US"Z"'))
+    return seconds + case((func.date_trunc(_sql_text("second"), utc) == utc, _sql_text("Z")), else_=fraction)
+
+
+def _sql_text(value: str) -> ColumnElement[str]:
+    """A constant of ours written into the SQL (not a parameter sent with every run)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
 # The queue's row: a Nomination's fields (API.md, in its order), the names
@@ -755,7 +761,7 @@ _QUEUE_ROW = [column.label(name) for name, column in _QUEUE_FIELDS.items()]
 # The same row as the JSON text of `schemas.nominations.Nomination`, built by PostgreSQL.
 _QUEUE_JSON = func.json_build_object(
     *(part for name, column in _QUEUE_FIELDS.items()
-      for part in (literal(name, Text), _iso_utc(column) if name.endswith("_at") else column))
+      for part in (_sql_text(name), _iso_utc(column) if name.endswith("_at") else column))
 ).cast(Text)
 _QUEUE_KEYS = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
 
