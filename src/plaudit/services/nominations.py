@@ -70,7 +70,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     or_,
     select,
     text,
@@ -99,6 +98,7 @@ from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
+from plaudit.services.queue import in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -704,20 +704,12 @@ def _decidable(
     open at `now`, `actor` an approver of it, without a conflict of interest.
     Needs `Cycle` joined; `team_manager_id`: see `approver_clause`."""
     return [
-        Cycle.status == _constant(CycleStatus.published.value),
+        Cycle.status == sql_text(CycleStatus.published.value),
         window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
         approver_clause(actor, team_manager_id),
         Nomination.nominator_id != actor.id,
         Nomination.nominee_id != actor.id,
     ]
-
-
-def _constant(value: str) -> ColumnElement[str]:
-    """A status or role the queue filters on (one of our enums' values),
-    written into the SQL rather than bound: a prepared statement's generic
-    plan then still knows how many rows the status selects, and the
-    statement compiled once for the driver (`approval_queue_json`) holds it."""
-    return _sql_text(value)
 
 
 def _decided_by(actor: User) -> ColumnElement[bool]:
@@ -727,15 +719,10 @@ def _decided_by(actor: User) -> ColumnElement[bool]:
 def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     """SQL: a timestamptz as the text the API's schemas give it (pydantic's
     ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds)."""
-    utc = func.timezone(_sql_text("UTC"), moment, type_=DateTime)
-    seconds = func.to_char(utc, _sql_text('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
-    fraction = func.to_char(utc, _sql_text('.US"Z"'))
-    return seconds + case((func.date_trunc(_sql_text("second"), utc) == utc, _sql_text("Z")), else_=fraction)
-
-
-def _sql_text(value: str) -> ColumnElement[str]:
-    """A constant of ours written into the SQL (not a parameter sent with every run)."""
-    return literal_column("'" + value.replace("'", "''") + "'", Text)
+    utc = func.timezone(sql_text("UTC"), moment, type_=DateTime)
+    seconds = func.to_char(utc, sql_text('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
+    fraction = func.to_char(utc, sql_text('.US"Z"'))
+    return seconds + case((func.date_trunc(sql_text("second"), utc) == utc, sql_text("Z")), else_=fraction)
 
 
 # The queue's row: a Nomination's fields (API.md, in its order), the names
@@ -761,32 +748,9 @@ _QUEUE_ROW = [column.label(name) for name, column in _QUEUE_FIELDS.items()]
 # The same row as the JSON text of `schemas.nominations.Nomination`, built by PostgreSQL.
 _QUEUE_JSON = func.json_build_object(
     *(part for name, column in _QUEUE_FIELDS.items()
-      for part in (_sql_text(name), _iso_utc(column) if name.endswith("_at") else column))
+      for part in (sql_text(name), _iso_utc(column) if name.endswith("_at") else column))
 ).cast(Text)
 _QUEUE_KEYS = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
-
-
-def in_queue(approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None]) -> list[ColumnElement[bool]]:
-    """SQL: the row's nomination is in `approver`'s queue at `now` (DOMAIN.md,
-    "The approver's queue"): pending, in a published cycle whose approval
-    window is open, `approver` one of its approvers (`approver_clause`),
-    without a conflict of interest, and not decided by them yet. `approver`
-    has `id`, `role` and `is_active` as columns (a users table, to find
-    everyone's queue: reminders) or bind parameters (the caller's queue).
-    Needs `Cycle` joined and `team_manager_id`, the nominee's team's manager."""
-    return [
-        Nomination.status == _constant(NominationStatus.pending.value),
-        Cycle.status == _constant(CycleStatus.published.value),
-        window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, now),
-        approver.is_active,
-        or_(
-            approver.role == _constant(Role.admin.value),
-            and_(approver.role == _constant(Role.manager.value), approver.id == team_manager_id),
-        ),
-        Nomination.nominator_id != approver.id,
-        Nomination.nominee_id != approver.id,
-        ~exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == approver.id),
-    ]
 
 
 # The caller as `in_queue`'s approver: bind parameters, so the queue's statement is compiled once.
@@ -908,7 +872,6 @@ __all__ = [
     "QueueProgress",
     "approval_queue",
     "approval_queue_json",
-    "in_queue",
     "approver_clause",
     "approves",
     "can_see_nomination",
