@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, or_, tuple_
 from sqlalchemy.orm import Session
 
 from plaudit.config import get_settings
@@ -71,27 +71,65 @@ def keyset_page(
     *,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    whole_rows: bool = False,
 ) -> Page[Any]:
     """Run `stmt` (selecting one entity or column) ordered by `keys`, from `cursor`.
+    With `whole_rows`, `stmt` may select several columns and the items are
+    its rows (the sort keys' values appended after them).
 
     The last key must make the order total (use the primary key).
     """
+    _check_limit(limit)
+    if cursor is not None:
+        stmt = stmt.where(_after(keys, cursor_values(keys, cursor)))
+    rows = session.execute(_ordered(stmt, keys).limit(limit + 1)).all()
+    return page_of_rows(rows, keys, limit, whole_rows=whole_rows)
+
+
+def keyset_statement(stmt: Select[Any], keys: Sequence[SortKey], *, after: bool) -> Select[Any]:
+    """`stmt` as `keyset_page` runs it, with bind parameters where it has
+    values: `limit` and, `after` a cursor, `key_0`, `key_1`... (keys that are
+    never null). For a statement compiled once and run with `keyset_params`."""
+    if after:
+        stmt = stmt.where(_after(keys, [bindparam(f"key_{i}", type_=k.column.type) for i, k in enumerate(keys)]))
+    return _ordered(stmt, keys).limit(bindparam("limit", type_=Integer))
+
+
+def keyset_params(keys: Sequence[SortKey], cursor: str | None, limit: int) -> dict[str, Any]:
+    """The parameters of a `keyset_statement` for one page (the checks of `keyset_page`)."""
+    _check_limit(limit)
+    values = cursor_values(keys, cursor) if cursor is not None else []
+    return {"limit": limit + 1, **{f"key_{i}": value for i, value in enumerate(values)}}
+
+
+def page_of_rows(rows: Sequence[Any], keys: Sequence[SortKey], limit: int, *, whole_rows: bool = False) -> Page[Any]:
+    """The page of the `limit + 1` rows a keyset statement returned (each
+    ending with its sort keys' values): its items and the next page's cursor."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = list(rows) if whole_rows else [row[0] for row in rows]
+    next_cursor = encode_cursor(list(rows[-1][-len(keys):])) if more and rows else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def cursor_values(keys: Sequence[SortKey], cursor: str) -> list[Any]:
+    """The sort key values in `cursor`, checked against `keys` (`validation_error` otherwise)."""
+    values = decode_cursor(cursor, len(keys))
+    _check_types(keys, values)
+    return values
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(
             f"limit must be between 1 and {MAX_LIMIT}",
             errors=[{"loc": ["query", "limit"], "msg": f"must be between 1 and {MAX_LIMIT}"}],
         )
-    if cursor is not None:
-        values = decode_cursor(cursor, len(keys))
-        _check_types(keys, values)
-        stmt = stmt.where(_after(keys, values))
+
+
+def _ordered(stmt: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
     order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
-    rows = session.execute(stmt.add_columns(*(k.column for k in keys)).order_by(*order).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [row[0] for row in rows]
-    next_cursor = encode_cursor(list(rows[-1][1:])) if more and rows else None
-    return Page(items=items, next_cursor=next_cursor)
+    return stmt.add_columns(*(k.column for k in keys)).order_by(*order)
 
 
 def _after(keys: Sequence[SortKey], values: list[Any]) -> ColumnElement[bool]:

@@ -224,6 +224,28 @@ def test_me_approvals_is_the_callers_queue(client, session, w):
     assert [x["id"] for x in client.get("/me/approvals", headers=w.h["boss"]).json()["items"]] == [str(m.id)]
 
 
+def test_me_approvals_items_are_the_nominations_json_exactly(client, session, w):
+    """The queue's JSON is built by PostgreSQL: each item must be what
+    `GET /nominations/{id}` (pydantic) gives, to the character: times in UTC
+    with and without microseconds, text that needs escaping, no team."""
+    loner = make_user(session, display_name='Lo "Lone" Ñandú')  # no team: only an admin approves
+    whole = make_nomination(session, w.cycle, w.nominator, w.member,
+                            justification='Said "ship it" \\ and\nshipped; 100% ✓ \t done')
+    whole.created_at = whole.created_at.replace(microsecond=0)
+    fraction = make_nomination(session, w.cycle, w.member, loner)
+    fraction.created_at = fraction.created_at.replace(microsecond=120000)
+    make_approval(session, fraction, w.boss, ratings={w.impact: 3, w.care: 4})
+    session.flush()
+    items = client.get("/me/approvals", headers=w.h["admin"]).json()["items"]
+    assert {x["id"] for x in items} == {str(whole.id), str(fraction.id)}
+    for item in items:
+        assert item == client.get(f"/nominations/{item['id']}", headers=w.h["admin"]).json()
+    by_id = {x["id"]: x for x in items}
+    assert by_id[str(fraction.id)]["approvals_count"] == 1 and by_id[str(fraction.id)]["nominee_team_name"] is None
+    assert by_id[str(fraction.id)]["created_at"].endswith(".120000Z")
+    assert by_id[str(whole.id)]["created_at"].endswith("Z") and "." not in by_id[str(whole.id)]["created_at"]
+
+
 def test_me_nominations_newest_first_with_filters(client, session, w):
     first = make_nomination(session, w.cycle, w.nominator, w.member)
     second = make_nomination(session, w.cycle, w.nominator, w.boss, status="approved")

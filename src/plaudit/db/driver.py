@@ -43,13 +43,17 @@ class DriverStatement:
             json_params=frozenset(k for k, b in compiled.binds.items() if isinstance(b.type, JSONB)),
         )
 
-    def execute(self, connection: psycopg.Connection[Any], params: Mapping[str, Any]) -> Cursor[Any]:
-        """Run with `params` on `connection` (see `driver_of`); returns the cursor (rows as tuples)."""
+    def execute(
+        self, connection: psycopg.Connection[Any], params: Mapping[str, Any], *, prepare: bool = True
+    ) -> Cursor[Any]:
+        """Run with `params` on `connection` (see `driver_of`); returns the cursor (rows as tuples).
+        Without `prepare`, PostgreSQL plans it for these parameters each time
+        (a prepared statement may switch to a generic plan after five runs)."""
         values = {**self.defaults, **params}
         for name in self.json_params:
             if values.get(name) is not None:
                 values[name] = Jsonb(values[name])
-        return connection.execute(self.sql, values, prepare=True)
+        return connection.execute(self.sql, values, prepare=prepare)
 
 
 def driver_of(session: Session) -> psycopg.Connection[Any]:

@@ -1,5 +1,6 @@
 """Shared schema pieces: strict request bodies, fixed-point decimals, pages."""
 
+import json
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -152,3 +153,9 @@ OutT = TypeVar("OutT", bound=Out)
 def page_of(found: Any, schema: type[OutT]) -> Page[OutT]:
     """A service's `paging.Page` of ORM rows as a response page of `schema`."""
     return Page[schema](items=[schema.model_validate(item) for item in found.items], next_cursor=found.next_cursor)
+
+
+def page_json(found: Any) -> str:
+    """A service's `paging.Page` of items already JSON text (built by
+    PostgreSQL) as the JSON of a response `Page`."""
+    return f'{{"items":[{",".join(found.items)}],"next_cursor":{json.dumps(found.next_cursor)}}}'

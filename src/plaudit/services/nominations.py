@@ -45,9 +45,11 @@ so they see every committed competitor, and that statement inserts when
 rules 8 and 9 allow.
 """
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -59,6 +61,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    Uuid,
     and_,
     any_,
     bindparam,
@@ -92,9 +95,10 @@ from plaudit.errors import (
 )
 from plaudit.models import Approval, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
-from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page
+from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
+from plaudit.services.queue import in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -700,7 +704,7 @@ def _decidable(
     open at `now`, `actor` an approver of it, without a conflict of interest.
     Needs `Cycle` joined; `team_manager_id`: see `approver_clause`."""
     return [
-        Cycle.status == _constant(CycleStatus.published.value),
+        Cycle.status == sql_text(CycleStatus.published.value),
         window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
         approver_clause(actor, team_manager_id),
         Nomination.nominator_id != actor.id,
@@ -708,15 +712,82 @@ def _decidable(
     ]
 
 
-def _constant(value: str) -> BindParameter[str]:
-    """A status the queue filters on, written into the SQL rather than bound:
-    the statement is prepared after a few runs (psycopg), and a generic plan
-    then still knows how many rows the status selects."""
-    return bindparam(None, value, type_=Text, literal_execute=True)
-
-
 def _decided_by(actor: User) -> ColumnElement[bool]:
     return exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == actor.id)
+
+
+def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
+    """SQL: a timestamptz as the text the API's schemas give it (pydantic's
+    ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds)."""
+    utc = func.timezone(sql_text("UTC"), moment, type_=DateTime)
+    seconds = func.to_char(utc, sql_text('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
+    fraction = func.to_char(utc, sql_text('.US"Z"'))
+    return seconds + case((func.date_trunc(sql_text("second"), utc) == utc, sql_text("Z")), else_=fraction)
+
+
+# The queue's row: a Nomination's fields (API.md, in its order), the names
+# beside the ids, and `approvals_count` (an approver without a conflict is
+# never the nominee: they may always read it).
+_QUEUE_FIELDS: dict[str, ColumnElement[Any]] = {
+    "id": Nomination.id,
+    "cycle_id": Nomination.cycle_id,
+    "cycle_name": Cycle.name,
+    "nominator_id": Nomination.nominator_id,
+    "nominator_name": _NOMINATOR.display_name,
+    "nominee_id": Nomination.nominee_id,
+    "nominee_name": _NOMINEE.display_name,
+    "nominee_team_name": NOMINEE_TEAM.name,
+    "justification": Nomination.justification,
+    "status": Nomination.status,
+    "approvals_count": _DECISIONS.c.n,
+    "created_at": Nomination.created_at,
+    "updated_at": Nomination.updated_at,
+    "withdrawn_at": Nomination.withdrawn_at,
+}
+_QUEUE_ROW = [column.label(name) for name, column in _QUEUE_FIELDS.items()]
+# The same row as the JSON text of `schemas.nominations.Nomination`, built by PostgreSQL.
+_QUEUE_JSON = func.json_build_object(
+    *(part for name, column in _QUEUE_FIELDS.items()
+      for part in (sql_text(name), _iso_utc(column) if name.endswith("_at") else column))
+).cast(Text)
+_QUEUE_KEYS = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
+
+
+# The caller as `in_queue`'s approver: bind parameters, so the queue's statement is compiled once.
+_CALLER = SimpleNamespace(
+    id=bindparam("me", type_=Uuid),
+    role=bindparam("my_role", type_=Text),
+    is_active=bindparam("me_active", type_=Boolean),
+)
+
+
+def _caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None) -> dict[str, Any]:
+    return {"me": actor.id, "my_role": Role(actor.role).value, "me_active": actor.is_active, "now": now,
+            "cycle_id": cycle_id}
+
+
+def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
+    """SELECT `columns` of the caller's queue (`_caller_params`), of one
+    cycle or all: columns, not ORM entities, so a page builds nothing per row
+    but the row."""
+    stmt = (
+        select(*columns)
+        .select_from(Nomination)
+        .join(Cycle, Cycle.id == Nomination.cycle_id)
+        .join(_NOMINATOR, _NOMINATOR.id == Nomination.nominator_id)
+        .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
+        .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .join(_DECISIONS, true())
+        .where(*in_queue(_CALLER, _NOW, NOMINEE_TEAM.manager_id))
+    )
+    if of_cycle:
+        stmt = stmt.where(Nomination.cycle_id == bindparam("cycle_id", type_=Uuid))
+    return stmt
+
+
+@functools.cache
+def _queue_json(of_cycle: bool, after: bool) -> DriverStatement:
+    return DriverStatement.of(keyset_statement(_queue(of_cycle, _QUEUE_JSON), _QUEUE_KEYS, after=after))
 
 
 def approval_queue(
@@ -727,28 +798,37 @@ def approval_queue(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     clock: Clock,
-) -> Page[Nomination]:
-    """The approver's queue (DOMAIN.md; `GET /me/approvals`): the pending
-    nominations of published cycles whose approval window is open now, that
-    `actor` is an approver of, without a conflict of interest, and that
-    `actor` has not decided yet; optionally of one cycle. With their names.
+) -> Page[Any]:
+    """The approver's queue (DOMAIN.md; `GET /me/approvals`; `in_queue`),
+    optionally of one cycle. Each item is a row with a Nomination's fields
+    and names (attributes, as on a `Nomination`).
 
     Order: the cycle's `approval_closes_at` (soonest first), then fewest
     decisions so far, then `created_at`, then id; keyset-paged on those four
-    keys. One statement: the decisions are counted by a lateral join
-    (`named`), which is also the page's sort key and `approvals_count`.
+    keys. One statement: the decisions are counted by a lateral join, which
+    is also the page's sort key and `approvals_count`.
     """
-    stmt = named(
-        actor,
-        *_decidable(actor, clock.now(), NOMINEE_TEAM.manager_id),
-        Nomination.status == _constant(NominationStatus.pending.value),
-        ~_decided_by(actor),
-        approvals_readable=True,  # an approver without a conflict: not the nominee
-    )
-    if cycle_id is not None:
-        stmt = stmt.where(Nomination.cycle_id == cycle_id)
-    keys = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
-    return keyset_page(session, stmt, keys, limit=limit, cursor=cursor)
+    stmt = _queue(cycle_id is not None, *_QUEUE_ROW).params(_caller_params(actor, clock.now(), cycle_id))
+    return keyset_page(session, stmt, _QUEUE_KEYS, limit=limit, cursor=cursor, whole_rows=True)
+
+
+def approval_queue_json(
+    session: Session,
+    actor: User,
+    *,
+    cycle_id: uuid.UUID | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    clock: Clock,
+) -> Page[str]:
+    """`approval_queue` with each item the JSON text of a Nomination, built
+    by PostgreSQL in the same statement, compiled once and run on the driver
+    (`plaudit.db.driver`), planned for its parameters as any other: the API's
+    page costs no Python object per row (bench/README.md, E)."""
+    params = {**_caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
+    statement = _queue_json(cycle_id is not None, cursor is not None)
+    rows = statement.execute(driver_of(session), params, prepare=False).fetchall()
+    return page_of_rows(rows, _QUEUE_KEYS, limit)
 
 
 @dataclass(frozen=True)
@@ -791,6 +871,7 @@ def queue_progress(
 __all__ = [
     "QueueProgress",
     "approval_queue",
+    "approval_queue_json",
     "approver_clause",
     "approves",
     "can_see_nomination",

@@ -68,10 +68,11 @@ from sqlalchemy.orm import Session, aliased
 from plaudit import paging
 from plaudit.config import get_settings
 from plaudit.errors import NotFound, ValidationFailed
-from plaudit.models import Approval, Cycle, CycleResult, Nomination, Notification, Team, User
+from plaudit.models import Cycle, CycleResult, Nomination, Notification, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.models.notifications import EmailStatus, NotificationKind
 from plaudit.services import audit
+from plaudit.services.queue import in_queue
 from plaudit.services.users import require_admin
 
 # The job queue: one `deliver` job per event with mail to send (plaudit.mail.jobs).
@@ -358,20 +359,10 @@ def _nomination_reminders(session: Session, now: datetime) -> int:
 
 
 def _approval_reminders(session: Session, now: datetime) -> int:
-    """Approvers whose queue (DOMAIN.md: pending, approver without conflict,
-    no decision yet, window open) holds nominations of the cycle: how many."""
+    """Approvers whose queue (`queue.in_queue`, the one definition the
+    caller's queue uses too) holds nominations of the cycle: how many."""
     cycles, nominations, teams = Cycle.__table__, Nomination.__table__, Team.__table__
-    nominee, approver, approvals = aliased(_USERS), aliased(_USERS), Approval.__table__
-    is_approver = and_(
-        approver.c.is_active,
-        or_(
-            approver.c.role == Role.admin.value,
-            and_(approver.c.role == Role.manager.value, approver.c.id == teams.c.manager_id),
-        ),
-        approver.c.id != nominations.c.nominator_id,
-        approver.c.id != nominations.c.nominee_id,
-        not_(exists().where(approvals.c.nomination_id == nominations.c.id, approvals.c.approver_id == approver.c.id)),
-    )
+    nominee, approver = aliased(_USERS), aliased(_USERS)
     queue = (
         select(
             approver.c.id.label("approver_id"),
@@ -385,15 +376,9 @@ def _approval_reminders(session: Session, now: datetime) -> int:
             cycles.join(nominations, nominations.c.cycle_id == cycles.c.id)
             .join(nominee, nominee.c.id == nominations.c.nominee_id)
             .outerjoin(teams, teams.c.id == nominee.c.team_id)
-            .join(approver, is_approver)
+            .join(approver, and_(*in_queue(approver.c, now, teams.c.manager_id)))
         )
-        .where(
-            cycles.c.status == CycleStatus.published.value,
-            cycles.c.approval_opens_at <= now,
-            cycles.c.approval_closes_at - APPROVAL_REMINDER_BEFORE <= now,
-            now < cycles.c.approval_closes_at,
-            nominations.c.status == NominationStatus.pending.value,
-        )
+        .where(cycles.c.approval_closes_at - APPROVAL_REMINDER_BEFORE <= now)
         .group_by(approver.c.id, approver.c.email_notifications, cycles.c.id)
         .subquery("queue")
     )

@@ -9,7 +9,7 @@ from plaudit.api.precedence import AnApprover, TheNominator
 from plaudit.api.routing import PlauditRoute
 from plaudit.models.enums import NominationStatus
 from plaudit.schemas import nominations as schemas
-from plaudit.schemas.common import Items, Page, page_of
+from plaudit.schemas.common import Items, Page, page_json, page_of
 from plaudit.services import approvals, nominations
 
 router = APIRouter(tags=["nominations"], route_class=PlauditRoute)
@@ -33,16 +33,17 @@ def list_nominations(
     return page_of(found, schemas.Nomination)
 
 
-@router.get("/me/approvals")
+@router.get("/me/approvals", response_model=Page[schemas.Nomination])
 def my_approval_queue(
     session: SessionDep, actor: CurrentUser, page: PageDep, clock: ClockDep, cycle_id: uuid.UUID | None = None
-) -> Page[schemas.Nomination]:
+) -> Response:
     """The caller's queue: the nominations they may decide now and have not,
-    most in need of a decision first (soonest deadline, fewest decisions)."""
-    found = nominations.approval_queue(
+    most in need of a decision first (soonest deadline, fewest decisions).
+    The JSON is built by PostgreSQL."""
+    found = nominations.approval_queue_json(
         session, actor, cycle_id=cycle_id, limit=page.limit, cursor=page.cursor, clock=clock
     )
-    return page_of(found, schemas.Nomination)
+    return Response(page_json(found), media_type="application/json")
 
 
 @router.get("/me/nominations")

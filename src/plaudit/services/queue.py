@@ -1,0 +1,47 @@
+"""The approver's queue as SQL (DOMAIN.md, "The approver's queue"): one
+definition for one caller's queue (`nominations.approval_queue`) and for
+every approver's at once (`notifications`' approval reminders)."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, and_, exists, literal_column, or_
+
+from plaudit.models import Approval, Cycle, Nomination
+from plaudit.models.enums import CycleStatus, NominationStatus, Role
+
+
+def sql_text(value: str) -> ColumnElement[str]:
+    """A constant of ours (a status, a role, a format) written into the SQL
+    rather than bound: a prepared statement's generic plan then still knows
+    how many rows a status selects, and a statement compiled once for the
+    driver (`plaudit.db.driver`) holds it."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+
+def in_queue(approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None]) -> list[ColumnElement[bool]]:
+    """SQL: the row's nomination is in `approver`'s queue at `now` (DOMAIN.md,
+    "The approver's queue"): pending, in a published cycle whose approval
+    window is open, `approver` one of its approvers
+    (`nominations.approver_clause`),
+    without a conflict of interest, and not decided by them yet. `approver`
+    has `id`, `role` and `is_active` as columns (a users table, to find
+    everyone's queue: reminders) or bind parameters (the caller's queue).
+    Needs `Cycle` joined and `team_manager_id`, the nominee's team's manager."""
+    return [
+        Nomination.status == sql_text(NominationStatus.pending.value),
+        Cycle.status == sql_text(CycleStatus.published.value),
+        Cycle.approval_opens_at <= now,
+        now < Cycle.approval_closes_at,
+        approver.is_active,
+        or_(
+            approver.role == sql_text(Role.admin.value),
+            and_(approver.role == sql_text(Role.manager.value), approver.id == team_manager_id),
+        ),
+        Nomination.nominator_id != approver.id,
+        Nomination.nominee_id != approver.id,
+        ~exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == approver.id),
+    ]
+
+
+__all__ = ["in_queue", "sql_text"]
