@@ -4,6 +4,7 @@ Services never commit; the edge does: the API's session dependency, or
 `transaction()` for the CLI and scripts.
 """
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -49,6 +50,7 @@ MAX_OVERFLOW = 10
 LOCK_TIMEOUT = "1s"
 STATEMENT_TIMEOUT = "30s"
 CONNECT_TIMEOUT = 5  # seconds; an unreachable server is a 503 soon
+NEVER_AUTOMATICALLY = sys.maxsize  # psycopg's prepare_threshold: only explicit `prepare=True`
 
 
 def make_engine(url: str | None = None, *, serving: bool = False, **kwargs) -> Engine:
@@ -59,7 +61,9 @@ def make_engine(url: str | None = None, *, serving: bool = False, **kwargs) -> E
     for its parameters. A prepared statement switches to a generic plan after
     a few runs, and for a list whose keyset condition spans tables (the
     approver's queue, page 100) that plan was 2-5x slower. The few hot
-    statements that gain from preparing say so themselves (`plaudit.db.driver`).
+    statements that gain from preparing say so themselves (`plaudit.db.driver`):
+    hence a threshold never reached rather than None, which would refuse
+    their `prepare=True` too (create-nomination then cost 3x the server CPU).
     """
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", MAX_OVERFLOW)
@@ -69,7 +73,7 @@ def make_engine(url: str | None = None, *, serving: bool = False, **kwargs) -> E
     connect_args = kwargs.setdefault("connect_args", {})
     connect_args.setdefault("options", options)
     connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    connect_args.setdefault("prepare_threshold", None)
+    connect_args.setdefault("prepare_threshold", NEVER_AUTOMATICALLY)
     return create_engine(normalize_url(url) if url else resolve_database_url(), **kwargs)
 
 
