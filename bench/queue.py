@@ -13,7 +13,7 @@ and ones in cycles whose approval window closed.
 - **Plaudit:** `GET /me/approvals` (page 1, and page 100 with the cursor the
   API gave for it) from `plaudit serve` (one worker, no notification
   worker), on one kept-alive connection (`http.client`): authentication, the
-  service's one statement, the response model, the JSON body, loopback.
+  service's one statement (its JSON built by PostgreSQL), the body, loopback.
 - **Baseline:** the query a person would write by hand for that page (the
   same filter, order, keyset condition, names and decision counts),
   executed with psycopg and its 50 rows fetched; planned for its parameters

@@ -93,7 +93,7 @@ def test_cycle_editor_creates_adds_criteria_and_publishes_with_refusals_in_words
     assert refused.status_code == 422
     assert ("weights", "Criteria weights sum to 0.9500, not 1") in _errors(refused)
     assert "0.9500" in refused.text
-    assert session.query(Cycle).get(cycle.id).status == "draft"
+    assert session.get(Cycle, cycle.id).status == "draft"
     bad = browser.post(edit, {**form, "criteria-1-weight": "0.12345", "rating_max": "x"})
     assert {"criteria-1-weight", "rating_max"} <= {field for field, _ in _errors(bad)}
     published = browser.post(edit, {**form, "criteria-1-weight": "0.4"})
