@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cycles they are spread over (env BENCH_QUEUE_CYCLES, default 20)")
     g.add_argument("--queue-repeats", type=int, default=_env_int("BENCH_QUEUE_REPEATS", 30),
                    help="timed runs of each page per side (env BENCH_QUEUE_REPEATS, default 30)")
-    g = p.add_argument_group("G. audit (the audit hash chain: sealing rate, verify)")
+    g = p.add_argument_group("I. audit (the audit hash chain: sealing rate, verify)")
     g.add_argument("--audit-rows", type=int, default=_env_int("BENCH_AUDIT_ROWS", 1_000_000),
                    help="audit rows to seal and verify (env BENCH_AUDIT_ROWS, default 1000000)")
     g = p.add_argument_group("F. pages (the Home and Approvals pages vs the JSON endpoints with the same data)")

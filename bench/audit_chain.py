@@ -1,4 +1,4 @@
-"""G. The audit hash chain: sealing rate and a full `audit verify`.
+"""I. The audit hash chain: sealing rate and a full `audit verify`.
 
 Data: `--audit-rows` (1,000,000) `nomination.create`-like audit rows written
 by PostgreSQL itself (INSERT ... SELECT) in transactions of 10,000, so they
@@ -37,7 +37,7 @@ def run(server: Server, *, rows: int = 1_000_000) -> Outcome:
     from plaudit.db.session import make_engine, make_sessionmaker
     from plaudit.services import audit_chain
 
-    title = f"G. audit hash chain: seal and verify {rows:,} audit rows"
+    title = f"I. audit hash chain: seal and verify {rows:,} audit rows"
     with server.fresh_database("audit") as db:
         started = time.perf_counter()
         with psycopg.connect(server.libpq_for(db)) as conn:
@@ -77,4 +77,4 @@ def run(server: Server, *, rows: int = 1_000_000) -> Outcome:
         f"(CPU: Python {verify_py:.2f} s, PostgreSQL {verify_pg:.2f} s); {audit_chain.describe(report)[:60]}...",
     ]
     ok = sealed == rows and report.ok and report.sealed == rows and rate >= TARGET
-    return block(title, lines, Outcome("G audit seal rate", rate / TARGET, f">= 1 ({TARGET:,} rows/s)", ok))
+    return block(title, lines, Outcome("I audit seal rate", rate / TARGET, f">= 1 ({TARGET:,} rows/s)", ok))
