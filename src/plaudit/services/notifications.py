@@ -62,6 +62,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -317,7 +318,7 @@ def cycle_finalized(session: Session, cycle: Cycle) -> int:
         )
         .join(_USERS, _USERS.c.id == candidates.c.recipient_id)
         .where(_USERS.c.is_active)
-        .distinct(candidates.c.recipient_id)
+        .ext(distinct_on(candidates.c.recipient_id))
         .order_by(candidates.c.recipient_id, candidates.c.priority)
     )
     return notify(session, rows)
