@@ -47,6 +47,7 @@ rules 8 and 9 allow.
 
 import functools
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -69,7 +70,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal,
     or_,
     select,
     text,
@@ -98,7 +98,7 @@ from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
-from plaudit.services.queue import in_queue, sql_text
+from plaudit.services.queue import decidable_by, decided_by, in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -696,26 +696,6 @@ def my_nominations(
 # --------------------------------------------------------------------------- the approver's queue
 
 
-def _decidable(
-    actor: User, now: datetime, team_manager_id: ColumnElement[uuid.UUID | None] | None = None
-) -> list[ColumnElement[bool]]:
-    """The nominations `actor` may decide now, decided or not (the caller
-    chooses which statuses): in a published cycle whose approval window is
-    open at `now`, `actor` an approver of it, without a conflict of interest.
-    Needs `Cycle` joined; `team_manager_id`: see `approver_clause`."""
-    return [
-        Cycle.status == sql_text(CycleStatus.published.value),
-        window_open_clause(Cycle.approval_opens_at, Cycle.approval_closes_at, literal(now, DateTime(timezone=True))),
-        approver_clause(actor, team_manager_id),
-        Nomination.nominator_id != actor.id,
-        Nomination.nominee_id != actor.id,
-    ]
-
-
-def _decided_by(actor: User) -> ColumnElement[bool]:
-    return exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == actor.id)
-
-
 def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     """SQL: a timestamptz as the text the API's schemas give it (pydantic's
     ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds)."""
@@ -786,8 +766,25 @@ def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
 
 
 @functools.cache
-def _queue_json(of_cycle: bool, after: bool) -> DriverStatement:
-    return DriverStatement.of(keyset_statement(_queue(of_cycle, _QUEUE_JSON), _QUEUE_KEYS, after=after))
+def _queue_statement(of_cycle: bool, after: bool, as_json: bool) -> DriverStatement:
+    columns = [_QUEUE_JSON] if as_json else _QUEUE_ROW
+    return DriverStatement.of(keyset_statement(_queue(of_cycle, *columns), _QUEUE_KEYS, after=after))
+
+
+def _queue_page(
+    session: Session, actor: User, *, as_json: bool, cycle_id: uuid.UUID | None, limit: int, cursor: str | None,
+    clock: Clock,
+) -> Page[Any]:
+    """One page of the caller's queue, compiled once and run on the driver
+    (`plaudit.db.driver`), planned for its parameters as any other
+    statement: whole rows (the sort keys last), or each item's JSON text."""
+    params = {**_caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
+    statement = _queue_statement(cycle_id is not None, cursor is not None, as_json)
+    rows = statement.execute(driver_of(session), params, prepare=False).fetchall()
+    return page_of_rows(rows, _QUEUE_KEYS, limit, whole_rows=not as_json)
+
+
+QueueItem = namedtuple("QueueItem", list(_QUEUE_FIELDS))  # type: ignore[misc]
 
 
 def approval_queue(
@@ -808,8 +805,8 @@ def approval_queue(
     keys. One statement: the decisions are counted by a lateral join, which
     is also the page's sort key and `approvals_count`.
     """
-    stmt = _queue(cycle_id is not None, *_QUEUE_ROW).params(_caller_params(actor, clock.now(), cycle_id))
-    return keyset_page(session, stmt, _QUEUE_KEYS, limit=limit, cursor=cursor, whole_rows=True)
+    page = _queue_page(session, actor, as_json=False, cycle_id=cycle_id, limit=limit, cursor=cursor, clock=clock)
+    return Page(items=[QueueItem._make(row[: len(_QUEUE_FIELDS)]) for row in page.items], next_cursor=page.next_cursor)
 
 
 def approval_queue_json(
@@ -825,10 +822,7 @@ def approval_queue_json(
     by PostgreSQL in the same statement, compiled once and run on the driver
     (`plaudit.db.driver`), planned for its parameters as any other: the API's
     page costs no Python object per row (bench/README.md, E)."""
-    params = {**_caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
-    statement = _queue_json(cycle_id is not None, cursor is not None)
-    rows = statement.execute(driver_of(session), params, prepare=False).fetchall()
-    return page_of_rows(rows, _QUEUE_KEYS, limit)
+    return _queue_page(session, actor, as_json=True, cycle_id=cycle_id, limit=limit, cursor=cursor, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -845,26 +839,38 @@ class QueueProgress:
         return self.decided + self.waiting
 
 
-def queue_progress(
-    session: Session, actor: User, *, cycle_id: uuid.UUID | None = None, clock: Clock
-) -> QueueProgress:
-    """Counts for the queue's progress line, in one statement over the same
-    filter as `approval_queue`: `waiting` is the queue's length; `decided` the
-    not-withdrawn nominations of open approval windows that `actor` decided
-    (whatever their status became)."""
-    decided = _decided_by(actor)
+@functools.cache
+def _progress_statement(of_cycle: bool) -> DriverStatement:
+    decided = decided_by(_CALLER)
     stmt = (
         select(
             func.count().filter(decided),
-            func.count().filter(~decided, Nomination.status == NominationStatus.pending.value),
+            func.count().filter(~decided, Nomination.status == sql_text(NominationStatus.pending.value)),
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
-        .where(*_decidable(actor, clock.now()), Nomination.status != NominationStatus.withdrawn.value)
+        .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
+        .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .where(
+            *decidable_by(_CALLER, _NOW, NOMINEE_TEAM.manager_id),
+            Nomination.status != sql_text(NominationStatus.withdrawn.value),
+        )
     )
-    if cycle_id is not None:
-        stmt = stmt.where(Nomination.cycle_id == cycle_id)
-    done, waiting = session.execute(stmt).one()
+    if of_cycle:
+        stmt = stmt.where(Nomination.cycle_id == bindparam("cycle_id", type_=Uuid))
+    return DriverStatement.of(stmt)
+
+
+def queue_progress(
+    session: Session, actor: User, *, cycle_id: uuid.UUID | None = None, clock: Clock
+) -> QueueProgress:
+    """Counts for the queue's progress line, in one statement compiled once
+    (as the queue's): `waiting` is the queue's length (`in_queue`); `decided`
+    the not-withdrawn nominations `actor` may decide now (`decidable_by`) and
+    has decided (whatever their status became)."""
+    params = _caller_params(actor, clock.now(), cycle_id)
+    statement = _progress_statement(cycle_id is not None)
+    done, waiting = statement.execute(driver_of(session), params, prepare=False).fetchone()
     return QueueProgress(decided=done, waiting=waiting)
 
 

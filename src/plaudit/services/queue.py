@@ -19,17 +19,17 @@ def sql_text(value: str) -> ColumnElement[str]:
     return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
-def in_queue(approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None]) -> list[ColumnElement[bool]]:
-    """SQL: the row's nomination is in `approver`'s queue at `now` (DOMAIN.md,
-    "The approver's queue"): pending, in a published cycle whose approval
-    window is open, `approver` one of its approvers
-    (`nominations.approver_clause`),
-    without a conflict of interest, and not decided by them yet. `approver`
-    has `id`, `role` and `is_active` as columns (a users table, to find
-    everyone's queue: reminders) or bind parameters (the caller's queue).
-    Needs `Cycle` joined and `team_manager_id`, the nominee's team's manager."""
+def decidable_by(
+    approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None]
+) -> list[ColumnElement[bool]]:
+    """SQL: `approver` may decide the row's nomination at `now`, decided or
+    not, whatever its status: a published cycle whose approval window is
+    open, `approver` one of its approvers (`nominations.approver_clause`),
+    without a conflict of interest. `approver` has `id`, `role` and
+    `is_active` as columns (a users table, to find everyone's queue:
+    reminders) or bind parameters (the caller's queue). Needs `Cycle` joined
+    and `team_manager_id`, the nominee's team's manager."""
     return [
-        Nomination.status == sql_text(NominationStatus.pending.value),
         Cycle.status == sql_text(CycleStatus.published.value),
         Cycle.approval_opens_at <= now,
         now < Cycle.approval_closes_at,
@@ -40,8 +40,23 @@ def in_queue(approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID |
         ),
         Nomination.nominator_id != approver.id,
         Nomination.nominee_id != approver.id,
-        ~exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == approver.id),
     ]
 
 
-__all__ = ["in_queue", "sql_text"]
+def decided_by(approver: Any) -> ColumnElement[bool]:
+    """SQL: `approver` has recorded a decision on the row's nomination."""
+    return exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == approver.id)
+
+
+def in_queue(approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None]) -> list[ColumnElement[bool]]:
+    """SQL: the row's nomination is in `approver`'s queue at `now` (DOMAIN.md,
+    "The approver's queue"): pending, `decidable_by` them, and not decided
+    by them yet."""
+    return [
+        Nomination.status == sql_text(NominationStatus.pending.value),
+        *decidable_by(approver, now, team_manager_id),
+        ~decided_by(approver),
+    ]
+
+
+__all__ = ["decidable_by", "decided_by", "in_queue", "sql_text"]
