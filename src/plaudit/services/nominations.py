@@ -70,6 +70,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -98,7 +99,7 @@ from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
-from plaudit.services.queue import decidable_by, decided_by, in_queue, sql_text
+from plaudit.services.queue import decidable_by, decided_by, decisions_of, in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -705,6 +706,17 @@ def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     return seconds + case((func.date_trunc(sql_text("second"), utc) == utc, sql_text("Z")), else_=fraction)
 
 
+# The caller as `in_queue`'s approver: bind parameters, so the queue's statement is compiled once.
+_CALLER = SimpleNamespace(
+    id=bindparam("me", type_=Uuid),
+    role=bindparam("my_role", type_=Text),
+    is_active=bindparam("me_active", type_=Boolean),
+)
+# The row's decisions so far (the sort key and `approvals_count`) and whether
+# the caller's is among them, in one lateral join.
+_QUEUE_DECISIONS = decisions_of(_CALLER)
+_DECIDED_BY_CALLER = _QUEUE_DECISIONS.c.mine > literal_column("0", Integer)
+
 # The nominator's name as a scalar subquery, not a join: PostgreSQL then
 # computes it for the page's rows only, after the sort and the limit, and
 # plans one table fewer. Planning the queue's statement (it is planned for its
@@ -728,7 +740,7 @@ _QUEUE_FIELDS: dict[str, ColumnElement[Any]] = {
     "nominee_team_name": NOMINEE_TEAM.name,
     "justification": Nomination.justification,
     "status": Nomination.status,
-    "approvals_count": _DECISIONS.c.n,
+    "approvals_count": _QUEUE_DECISIONS.c.n,
     "created_at": Nomination.created_at,
     "updated_at": Nomination.updated_at,
     "withdrawn_at": Nomination.withdrawn_at,
@@ -739,15 +751,9 @@ _QUEUE_JSON = func.json_build_object(
     *(part for name, column in _QUEUE_FIELDS.items()
       for part in (sql_text(name), _iso_utc(column) if name.endswith("_at") else column))
 ).cast(Text)
-_QUEUE_KEYS = [asc(Cycle.approval_closes_at), asc(_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)]
-
-
-# The caller as `in_queue`'s approver: bind parameters, so the queue's statement is compiled once.
-_CALLER = SimpleNamespace(
-    id=bindparam("me", type_=Uuid),
-    role=bindparam("my_role", type_=Text),
-    is_active=bindparam("me_active", type_=Boolean),
-)
+_QUEUE_KEYS = [
+    asc(Cycle.approval_closes_at), asc(_QUEUE_DECISIONS.c.n), asc(Nomination.created_at), asc(Nomination.id)
+]
 
 
 def _caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None) -> dict[str, Any]:
@@ -765,8 +771,8 @@ def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
         .join(Cycle, Cycle.id == Nomination.cycle_id)
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
         .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
-        .join(_DECISIONS, true())
-        .where(*in_queue(_CALLER, _NOW, NOMINEE_TEAM.manager_id))
+        .join(_QUEUE_DECISIONS, true())
+        .where(*in_queue(_CALLER, _NOW, NOMINEE_TEAM.manager_id, decided=_DECIDED_BY_CALLER))
     )
     if of_cycle:
         stmt = stmt.where(Nomination.cycle_id == bindparam("cycle_id", type_=Uuid))
