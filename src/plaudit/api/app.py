@@ -72,12 +72,15 @@ def create_app(
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for module in (people, cycles, nominations, results, audit, imports, notifications):
-        app.include_router(module.router)
-
     from plaudit.web.app import create_web_app
 
+    # The web app first: routes are tried in order, so a page would otherwise
+    # be compared with each of the API's ~60 paths before reaching its mount
+    # (bench/README.md, F); an API request pays one failed prefix match.
     app.mount("/app", create_web_app(app.state))
+
+    for module in (people, cycles, nominations, results, audit, imports, notifications):
+        app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -99,7 +99,7 @@ from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
-from plaudit.services.queue import decidable_by, decided_by, decisions_of, in_queue, sql_text
+from plaudit.services.queue import decidable_by, decisions_of, in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -855,7 +855,7 @@ class QueueProgress:
 
 @functools.cache
 def _progress_statement(of_cycle: bool) -> DriverStatement:
-    decided = decided_by(_CALLER)
+    decided = _DECIDED_BY_CALLER
     stmt = (
         select(
             func.count().filter(decided),
@@ -865,6 +865,7 @@ def _progress_statement(of_cycle: bool) -> DriverStatement:
         .join(Cycle, Cycle.id == Nomination.cycle_id)
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
         .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .join(_QUEUE_DECISIONS, true())
         .where(
             *decidable_by(_CALLER, _NOW, NOMINEE_TEAM.manager_id),
             Nomination.status != sql_text(NominationStatus.withdrawn.value),
@@ -881,7 +882,8 @@ def queue_progress(
     """Counts for the queue's progress line, in one statement compiled once
     (as the queue's): `waiting` is the queue's length (`in_queue`); `decided`
     the not-withdrawn nominations `actor` may decide now (`decidable_by`) and
-    has decided (whatever their status became)."""
+    has decided (whatever their status became); the caller's decision is
+    read in the same lateral join as the queue's (`decisions_of`)."""
     params = _caller_params(actor, clock.now(), cycle_id)
     statement = _progress_statement(cycle_id is not None)
     done, waiting = statement.execute(driver_of(session), params, prepare=False).fetchone()

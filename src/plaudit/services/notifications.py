@@ -68,6 +68,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plaudit import paging
 from plaudit.config import get_settings
+from plaudit.db.driver import DriverStatement, driver_of
 from plaudit.errors import NotFound, ValidationFailed
 from plaudit.models import Cycle, CycleResult, Nomination, Notification, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
@@ -443,8 +444,17 @@ def list_notifications(
     return paging.keyset_page(session, stmt, keys, limit=limit, cursor=cursor)
 
 
+# Every signed-in page's header shows it: compiled once, run on the driver
+# (`plaudit.db.driver`) and prepared (one plan fits every user).
+_UNREAD = DriverStatement.of(
+    select(func.count()).where(Notification.recipient_id == bindparam("me"), Notification.read_at.is_(None))
+)
+
+
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count()).where(_mine(user), Notification.read_at.is_(None))) or 0
+    session.flush()  # as a query through the session would (reads marked in the ORM count)
+    (count,) = _UNREAD.execute(driver_of(session), {"me": user.id}).fetchone()
+    return count
 
 
 def open_notification(session: Session, user: User, notification_id: uuid.UUID, *, now: datetime) -> str:

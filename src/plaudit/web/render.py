@@ -65,8 +65,11 @@ def label(value: str) -> str:
     return str(value).replace("_", " ")
 
 
+# Templates ship inside the package and do not change while it runs: no
+# check of each template's file on every render (`auto_reload`).
 _env = Environment(
     loader=PackageLoader("plaudit.web", "templates"),
+    auto_reload=False,
     autoescape=select_autoescape(default=True),
     undefined=StrictUndefined,
     trim_blocks=True,
