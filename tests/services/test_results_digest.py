@@ -96,6 +96,26 @@ def test_the_digest_changes_with_a_counted_rating_and_not_with_what_does_not_cou
     assert inputs_digest(session, finalized.id) != before
 
 
+def test_the_digest_follows_the_stored_ratings_even_when_they_break_the_rules(session, finalized):
+    """The digest is computed from the ranking's pivoted rows; whatever is
+    stored, it must still be the documented text: a rating that is missing is
+    left out of its line, and a rating for another cycle's criterion (the
+    service refuses both) is not there at all."""
+    counted = session.scalar(
+        select(ApprovalRating).join(Approval).join(Nomination)
+        .where(Nomination.cycle_id == finalized.id, Nomination.status == "approved").limit(1)
+    )
+    session.delete(counted)
+    session.flush()
+    assert inputs_digest(session, finalized.id) == auditor_digest(session, finalized)
+    before = inputs_digest(session, finalized.id)
+    other = make_cycle(session)
+    stray = make_criterion(session, other, name="Elsewhere")
+    session.add(ApprovalRating(approval_id=counted.approval_id, criterion_id=stray.id, value=3))
+    session.flush()
+    assert inputs_digest(session, finalized.id) == before
+
+
 def test_an_untouched_cycle_verifies(session, finalized):
     assert verify_results(session, finalized.id) == []
 

@@ -304,7 +304,8 @@ tables AS MATERIALIZED (
     SELECT {tables}
     FROM factors f
 ),
-valued AS (
+valued AS MATERIALIZED (
+    -- narrow rows: the lookups are done here, so no sort or hash carries the tables
     SELECT {values}, {t} AS t
     FROM rated p JOIN tables f ON f.approver_id = p.approver_id
 ),"""
