@@ -2,8 +2,10 @@
 
 The database does the arithmetic: the ranking is one set-based SELECT
 (`plaudit.services.scoring`, where the scoring rules and their exactness are
-written down), and finalization is one `INSERT INTO cycle_results ... SELECT`
-over it, so the Python side holds no per-nominee state whatever the cycle's size.
+written down), and finalization is one statement that inserts that ranking
+into `cycle_results` and computes the inputs digest from the same pass over
+the ratings, so the Python side holds no per-nominee state whatever the
+cycle's size.
 """
 
 import csv

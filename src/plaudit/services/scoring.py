@@ -17,8 +17,11 @@ criterion `c` with rating `v(a, c)`:
   `rank ≤ award_slots`, so a tie at the boundary wins together.
 
 Shape. The criteria become columns: one hash aggregate of the cycle's
-ratings by approval gives each approval's rating per criterion (`v0`,
-`v1`, ...) and its approval score `t`; one more by nomination sums them; one
+ratings by approval, picked by criterion before any join (the ratings are
+the one big input: a join per rating would cost more than the aggregate),
+gives each approval's rating per criterion (`v0`, `v1`, ...) and its
+approval score `t`; only then do the approval rows meet the approvals and
+nominations that decide whether they count; one more by nomination sums them; one
 more by nominee gives every criterion mean, the score and the spread. That is
 the leanest shape that still keeps the per-criterion breakdown and the
 per-approval spread, so the statement is built for the cycle's number of
