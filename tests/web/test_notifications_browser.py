@@ -4,11 +4,9 @@ the accessible name WEB.md gives it, axe-core on the page (no "serious" or
 "critical" violation). The notifications are written by the services, as
 the events happen: a cycle is published, the user's nomination is approved.
 
-Chromium is Debian's (`apt-get install -y chromium`); without it this module
-fails (it is never skipped)."""
+Chromium as `tests.web.browser` says (skipped without it, except under CI=true)."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -26,11 +24,10 @@ from plaudit.services.teams import create_team, update_team
 from plaudit.services.users import create_user
 from tests.factories import make_criterion, make_cycle
 from tests.helpers import served
+from tests.web.browser import ARGS, require_chromium
 from tests.web.conftest import PASSWORD, give_password
 
-CHROMIUM = shutil.which("chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+CHROMIUM = require_chromium()
 
 
 @pytest.fixture
