@@ -7,16 +7,17 @@ name, and `tie_break` (`name` for every nominee of a tie but the first) says
 so: both were decided on the names as they were at finalization, which the
 result rows keep (`cycle_results.nominee_name`). People are renamed
 afterwards, and that is not tampering, so verify lists the recomputed
-ranking by those frozen names, not by the users' names now: otherwise a
-rename that flips two tied nominees' alphabetical order would be reported as
-a changed `tie_break` on both. (A nominee with no stored row, reported as
-missing anyway, is listed by their current name.)"""
+ranking by those frozen names (`ranking_query(..., frozen_names=True)`), not
+by the users' names now: otherwise a rename that flips two tied nominees'
+alphabetical order would be reported as a changed `tie_break` on both. (A
+nominee with no stored row, reported as missing anyway, is listed by their
+current name.)"""
 
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from plaudit.errors import NotFinalized, NotFound
@@ -61,7 +62,7 @@ def verify_results(session: Session, cycle_id: uuid.UUID, *, limit: int = 20) ->
         raise NotFound(f"cycle {cycle_id} not found")
     if cycle.status not in FINISHED:
         raise NotFinalized(f"cycle {cycle_id} is {cycle.status}; results exist once it is finalized")
-    live = _listed_by_frozen_names(ranking_query(scoring_of(session, cycle)).subquery("ranking"), cycle_id)
+    live = ranking_query(scoring_of(session, cycle), frozen_names=True).subquery("live")
     stored = select(CycleResult).where(CycleResult.cycle_id == cycle_id).subquery("stored")
     differs = [live.c[f].is_distinct_from(stored.c[f]) for f in COMPARED]
     rows = session.execute(
@@ -82,35 +83,6 @@ def verify_results(session: Session, cycle_id: uuid.UUID, *, limit: int = 20) ->
     if digest != cycle.inputs_digest:
         found.append(Difference("inputs_digest", cycle.inputs_digest, digest))
     return found[:limit]
-
-
-def _listed_by_frozen_names(ranking: Any, cycle_id: uuid.UUID) -> Any:
-    """The recomputed ranking with `tie_break` derived again as `scoring`
-    derives it (what puts a row below the row listed before it: `score`,
-    `approved_nominations`, else `name`; null for the first), but over the
-    listing by rank, then the name frozen at finalization, then id. Rank,
-    score, approved nominations, breakdown, spread and winner flag do not
-    depend on names and are the ranking statement's own."""
-    frozen = (select(CycleResult.nominee_id, CycleResult.nominee_name)
-              .where(CycleResult.cycle_id == cycle_id).subquery("frozen"))
-    name = func.coalesce(frozen.c.nominee_name, ranking.c.nominee_name)
-    listed = {"order_by": (ranking.c.rank, name, ranking.c.nominee_id)}
-
-    def before(column: Any) -> Any:
-        return func.lag(column).over(**listed)
-
-    tie_break = case(
-        (before(ranking.c.rank).is_(None), None),
-        (ranking.c.score < before(ranking.c.score), "score"),
-        (ranking.c.approved_nominations < before(ranking.c.approved_nominations), "approved_nominations"),
-        else_="name",
-    )
-    columns = [c for c in ranking.c if c.name not in ("nominee_name", "tie_break")]
-    return (
-        select(*columns, name.label("nominee_name"), tie_break.label("tie_break"))
-        .select_from(ranking.outerjoin(frozen, frozen.c.nominee_id == ranking.c.nominee_id))
-        .subquery("live")
-    )
 
 
 def _first_difference(row: Any) -> Difference:

@@ -159,17 +159,23 @@ def _cols(head: str, template: str, count: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
+def ranking_sql(count: int, normalization: ScoreNormalization, frozen_names: bool = False) -> str:
     """The ranking statement for a cycle with `count` criteria: `ranking_ctes`,
     then their rows in ranking order (columns as `ranking_query` lists)."""
-    return f"{ranking_ctes(count, normalization)}\n{LISTED} ORDER BY r.rank, r.display_name, r.nominee_id"
+    ctes = ranking_ctes(count, normalization, frozen_names)
+    return f"{ctes}\n{LISTED} ORDER BY r.rank, r.display_name, r.nominee_id"
 
 
 @lru_cache(maxsize=64)
-def ranking_ctes(count: int, normalization: ScoreNormalization) -> str:
+def ranking_ctes(count: int, normalization: ScoreNormalization, frozen_names: bool = False) -> str:
     """`WITH RECURSIVE` and the ranking's common table expressions, up to
     `ranked`, for a cycle with `count` criteria; `LISTED` selects from them.
     Other statements (finalize's) add CTEs of their own over `rated` and `ranked`.
+
+    Names are the users' display names now, or with `frozen_names` those
+    that the cycle's stored result rows froze at finalization (the current
+    name for a nominee without one): a recomputation then lists a rank's
+    nominees, and explains its ties, on the names they were decided on.
 
     Parameters: `cycle_id`, `award_slots`; per criterion `i` (display order):
     `c{i}` (id), `w{i}` (weight × 10⁴, an integer), `name{i}`, `weight{i}`
@@ -213,6 +219,11 @@ def ranking_ctes(count: int, normalization: ScoreNormalization) -> str:
         for i in range(count)
     )
     weighted_means = " + ".join(_each(":w{i} * u.m{i}", count)) or "0"
+    name, frozen = "usr.display_name", ""
+    if frozen_names:
+        name = "coalesce(frozen.nominee_name, usr.display_name)"
+        frozen = ("\n    LEFT JOIN cycle_results frozen"
+                  " ON frozen.cycle_id = :cycle_id AND frozen.nominee_id = u.nominee_id")
     picked = f"r.criterion_id IN ({', '.join(_each(':c{i}', count))})" if count else "false"
     return f"""
 WITH RECURSIVE
@@ -257,11 +268,11 @@ per_nominee AS (
     GROUP BY p.nominee_id, common.d
 ),
 scored AS (
-    SELECT u.nominee_id, usr.display_name, usr.team_id, u.approved_nominations,
+    SELECT u.nominee_id, {name} AS display_name, usr.team_id, u.approved_nominations,
            {round6(weighted_means, f"{WEIGHT_SCALE * value_scale} * u.den")} AS score,
            {_round6("u.spread", str(t_scale), signed=False)} AS spread,
            jsonb_build_array({criteria}) AS criteria
-    FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id
+    FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id{frozen}
 ),
 ranked AS (
     SELECT s.*, rank() OVER (ORDER BY s.score DESC, s.approved_nominations DESC) AS rank
@@ -330,7 +341,7 @@ _TABLES = (
 )
 
 
-def ranking_query(scoring: Scoring) -> TextualSelect:
+def ranking_query(scoring: Scoring, *, frozen_names: bool = False) -> TextualSelect:
     """The ranking as ONE SELECT, one row per nominee with at least one
     approved nomination, in ranking order (rank, display name, id).
 
@@ -338,8 +349,9 @@ def ranking_query(scoring: Scoring) -> TextualSelect:
     team), rank, score (numeric, 6 places), approved_nominations, is_winner,
     spread (numeric, 6 places), tie_break, criteria (JSONB `[{criterion_id,
     name, weight: "0.2500", mean: "4.000000"}]` in display order).
+    `frozen_names`: see `ranking_ctes`.
     """
-    statement = text(ranking_sql(len(scoring.criteria), ScoreNormalization(scoring.normalization)))
+    statement = text(ranking_sql(len(scoring.criteria), ScoreNormalization(scoring.normalization), frozen_names))
     return bound(statement, scoring).columns(
         nominee_id=Uuid,
         nominee_name=Text,
