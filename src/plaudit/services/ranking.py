@@ -20,6 +20,7 @@ from sqlalchemy import Integer, Text, TextClause, and_, bindparam, cast, func, n
 from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
+from plaudit.db.session import wait_for_locks
 from plaudit.errors import ApprovalsOpen, CycleState, NotFinalized, NotFound, WeightsInvalid
 from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
@@ -162,6 +163,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     memory is flat in the cycle's size.
     """
     require_admin(actor)
+    wait_for_locks(session)  # concurrent finalizes queue (DOMAIN.md), past the server's 1 s lock timeout
     cycle = get_cycle(session, actor, cycle_id, lock="update")
     if cycle.status in FINISHED:
         return cycle

@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 from plaudit.api.deps import ClockDep, CurrentUser, PageDep, SessionDep
 from plaudit.api.precedence import AdminUser, AnAwardsReader
 from plaudit.api.routing import PlauditRoute
-from plaudit.db.session import wait_for_locks
 from plaudit.schemas.common import Page
 from plaudit.schemas.results import Award, Results, WhatIf
 from plaudit.services import ranking
@@ -28,8 +27,7 @@ def finalize_cycle(
     """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
     returns its stored results unchanged. The body is streamed from the stored
     rows once the finalization has committed. Concurrent calls queue on the
-    cycle's row lock, past the server's 1 s lock timeout (`wait_for_locks`)."""
-    wait_for_locks(session)
+    cycle's row lock, past the server's 1 s lock timeout (`ranking.finalize_cycle`)."""
     cycle = ranking.finalize_cycle(session, user, cycle_id, clock=clock)
     return _json_stream(request, cycle)
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from plaudit.api.deps import ClockDep, SessionDep
-from plaudit.db.session import wait_for_locks
 from plaudit.models import Criterion, Cycle, User
 from plaudit.models.enums import CycleStatus, Role, ScoreNormalization
 from plaudit.schemas.cycles import CriterionCreate, CycleCreate
@@ -377,7 +376,6 @@ def finalize_page(request: Request, cycle_id: uuid.UUID, user: auth.PageUser, se
 @router.post("/cycles/{cycle_id}/finalize")
 def finalize(request: Request, cycle_id: uuid.UUID, form: auth.Form, user: auth.PageUser, session: SessionDep,
              clock: ClockDep) -> Response:
-    wait_for_locks(session)  # concurrent finalizes queue, past the 1 s lock timeout, as in the API
     try:
         with refusals(session, {"approvals_open": FORM, "cycle_state": FORM}):
             ranking.finalize_cycle(session, user, cycle_id, clock=clock)
