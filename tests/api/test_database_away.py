@@ -22,7 +22,15 @@ from plaudit.api.app import create_app
 from plaudit.api.serving import NoDelayH11Protocol
 from plaudit.db.session import make_engine
 from tests.api.test_platform import api_routes
-from tests.factories import auth, make_criterion, make_cycle, make_nomination, make_org, make_token
+from tests.factories import (
+    auth,
+    make_criterion,
+    make_cycle,
+    make_nomination,
+    make_org,
+    make_rated_nomination,
+    make_token,
+)
 from tests.helpers import assert_problem
 
 
@@ -162,4 +170,73 @@ def test_a_lock_held_elsewhere_is_503_and_other_requests_stay_fast(committed_db:
         # The lock released, the approval goes through.
         with httpx.Client(base_url=base, headers=admin, timeout=30) as c:
             assert c.put(f"/nominations/{nomination_id}/approval", json=body).status_code == 201
+    engine.dispose()
+
+
+# --- finalize queues (DOMAIN.md: concurrent finalizes queue; API.md: idempotent) -------
+
+
+def test_finalize_waits_for_the_cycles_row_lock_beyond_the_lock_timeout_and_approvals_do_not(committed_db: Engine):
+    """The server's engine refuses a lock wait over 1 s (`LOCK_TIMEOUT`), but
+    finalize is documented to queue: two finalizes fired while another
+    transaction holds the cycle's row lock for 2.5 s both wait, then both
+    answer 200 with the same stored results. An ordinary path (an approval
+    of a locked nomination) still gets 503 after about a second, also after
+    the finalizes ran on the pool's connections (their longer wait ended with
+    their transactions)."""
+    now = datetime.now(UTC)
+    with Session(committed_db) as session:
+        org = make_org(session)
+        cycle = make_cycle(session, now=now, nominations="after", approvals="after", award_slots=1)
+        criterion = make_criterion(session, cycle, weight="1")
+        make_rated_nomination(session, cycle, org.nominee, [{criterion: 4}])
+        open_cycle = make_cycle(session, now=now)
+        open_criterion = make_criterion(session, open_cycle, weight="1")
+        pending = make_nomination(session, open_cycle, org.nominator, org.nominee)
+        admin = auth(make_token(session, org.admin))
+        session.commit()
+        cycle_id, nominee_id, pending_id, open_criterion_id = cycle.id, org.nominee.id, pending.id, open_criterion.id
+    url = committed_db.url.render_as_string(hide_password=False)
+    engine = make_engine(url, serving=True, pool_size=3, max_overflow=0)
+    held = 2.5
+
+    def timed(method: str, path: str, base: str, **kwargs) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        with httpx.Client(base_url=base, headers=admin, timeout=30) as c:
+            response = c.request(method, path, **kwargs)
+        return response, time.monotonic() - started
+
+    with Server(create_app(engine=engine)) as base, ThreadPoolExecutor(max_workers=2) as pool:
+        with committed_db.connect() as holder:
+            holder.execute(text("SELECT id FROM cycles WHERE id = :id FOR UPDATE"), {"id": cycle_id})
+            finalizes = [pool.submit(timed, "POST", f"/cycles/{cycle_id}/finalize", base) for _ in range(2)]
+            time.sleep(held)
+            assert not any(f.done() for f in finalizes), [f.result()[0].text for f in finalizes if f.done()]
+            holder.rollback()
+        answers = [f.result(timeout=30) for f in finalizes]
+        for response, elapsed in answers:
+            assert response.status_code == 200, response.text
+            assert elapsed >= held
+        bodies = [response.json() for response, _ in answers]
+        assert bodies[0] == bodies[1]
+        assert bodies[0]["finalized_at"] is not None
+        assert [(i["nominee_id"], i["rank"], i["is_winner"]) for i in bodies[0]["items"]] == [
+            (str(nominee_id), 1, True)]
+        with committed_db.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_logs WHERE action = 'cycle.finalize'"
+                                     " AND entity_id = :id"), {"id": cycle_id}).scalar() == 1
+
+        # Every pooled connection is back to the server's lock timeout.
+        connections = [engine.connect() for _ in range(3)]
+        assert [c.execute(text("SHOW lock_timeout")).scalar() for c in connections] == ["1s"] * 3
+        for c in connections:
+            c.close()
+
+        body = {"decision": "approve", "ratings": [{"criterion_id": str(open_criterion_id), "value": 4}]}
+        with committed_db.connect() as holder:
+            holder.execute(text("SELECT id FROM nominations WHERE id = :id FOR UPDATE"), {"id": pending_id})
+            response, elapsed = timed("PUT", f"/nominations/{pending_id}/approval", base, json=body)
+            holder.rollback()
+        assert_unavailable(response)
+        assert 0.9 <= elapsed < held, elapsed
     engine.dispose()

@@ -96,6 +96,26 @@ def test_the_digest_changes_with_a_counted_rating_and_not_with_what_does_not_cou
     assert inputs_digest(session, finalized.id) != before
 
 
+def test_the_digest_follows_the_stored_ratings_even_when_they_break_the_rules(session, finalized):
+    """The digest is computed from the ranking's pivoted rows; whatever is
+    stored, it must still be the documented text: a rating that is missing is
+    left out of its line, and a rating for another cycle's criterion (the
+    service refuses both) is not there at all."""
+    counted = session.scalar(
+        select(ApprovalRating).join(Approval).join(Nomination)
+        .where(Nomination.cycle_id == finalized.id, Nomination.status == "approved").limit(1)
+    )
+    session.delete(counted)
+    session.flush()
+    assert inputs_digest(session, finalized.id) == auditor_digest(session, finalized)
+    before = inputs_digest(session, finalized.id)
+    other = make_cycle(session)
+    stray = make_criterion(session, other, name="Elsewhere")
+    session.add(ApprovalRating(approval_id=counted.approval_id, criterion_id=stray.id, value=3))
+    session.flush()
+    assert inputs_digest(session, finalized.id) == before
+
+
 def test_an_untouched_cycle_verifies(session, finalized):
     assert verify_results(session, finalized.id) == []
 
@@ -141,3 +161,32 @@ def test_verify_needs_a_finalized_cycle(session):
         verify_results(session, make_cycle(session).id)
     with pytest.raises(NotFound):
         verify_results(session, make_user(session).id)
+
+
+def test_renaming_nominees_after_finalization_is_not_a_mismatch(session, admin, clock):
+    """A tie decided by name was decided on the names frozen at finalization
+    (`cycle_results.nominee_name`): renaming the nominees afterwards, so that
+    their alphabetical order flips, changes no stored result and verify still
+    says the results match; a tampered tie explanation is still named."""
+    cycle = make_cycle(session, nominations="after", approvals="after", award_slots=1)
+    impact = make_criterion(session, cycle, name="Impact", weight="1.0000")
+    ann, ben, cat = (make_user(session, display_name=n) for n in ("Ann", "Ben", "Cat"))
+    for nominee in (ben, ann):
+        make_rated_nomination(session, cycle, nominee, [{impact: 4}])
+    make_rated_nomination(session, cycle, cat, [{impact: 2}])
+    ranking.finalize(session, admin, cycle.id, clock=clock)
+    listed = [(r.nominee_name, r.rank, r.tie_break, r.is_winner)
+              for r in ranking.get_results(session, admin, cycle.id).items]
+    assert listed == [("Ann", 1, None, True), ("Ben", 1, "name", True), ("Cat", 3, "score", False)]
+
+    ann.display_name, ben.display_name, cat.display_name = "Zoe", "Abe", "Aaron"
+    session.flush()
+    assert verify_results(session, cycle.id) == []
+
+    ben_row = session.scalar(select(CycleResult).where(CycleResult.cycle_id == cycle.id,
+                                                       CycleResult.nominee_id == ben.id))
+    ben_row.tie_break = "score"
+    session.flush()
+    assert [str(d) for d in verify_results(session, cycle.id)] == [
+        f"nominee {ben.id} (Ben) tie_break: stored score, recomputed name"
+    ]

@@ -12,7 +12,6 @@ one line saying how to install it, except under CI=true, where it fails.
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,14 +24,10 @@ from plaudit.db.session import transaction
 from plaudit.services.teams import create_team, update_team
 from plaudit.services.users import create_user
 from tests.helpers import served
+from tests.web.browser import ARGS, require_chromium
 from tests.web.conftest import PASSWORD, give_password
 
-CHROMIUM = shutil.which("chromium")
-INSTALL = "browser tests need Chromium: apt-get install -y chromium"
-if CHROMIUM is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(INSTALL + " (CI=true: never skipped)", pytrace=False)
-    pytest.skip(INSTALL, allow_module_level=True)
+CHROMIUM = require_chromium()
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
@@ -40,8 +35,6 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 # The README's screenshots are refreshed on request only, so that running the
 # suite leaves the work tree clean: PLAUDIT_UPDATE_SCREENSHOTS=1.
 README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 PEOPLE_CSV = (
     "email,display_name,role,team,team_manager_email\n"
     "lena.fischer@example.org,Lena Fischer,employee,Design,\n"

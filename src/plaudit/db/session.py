@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.config import get_settings
@@ -75,6 +75,25 @@ def make_engine(url: str | None = None, *, serving: bool = False, **kwargs) -> E
     connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
     connect_args.setdefault("prepare_threshold", NEVER_AUTOMATICALLY)
     return create_engine(normalize_url(url) if url else resolve_database_url(), **kwargs)
+
+
+def wait_for_locks(session: Session) -> None:
+    """For the rest of `session`'s transaction, wait for locks as long as a
+    statement may run (its `statement_timeout`, 30 s on the server's engine)
+    instead of the server's LOCK_TIMEOUT (1 s).
+
+    For the operations documented to queue rather than be refused: finalize
+    ("concurrent calls queue on the cycle's row lock", DOMAIN.md), whose
+    second caller waits for the first one's whole ranking, which on a big
+    cycle takes longer than a second. Everything else keeps the 1 s, so a
+    transaction stuck on a row still refuses the ordinary requests that need
+    it. Local to the transaction (`set_config(..., true)` is `SET LOCAL`):
+    the connection goes back to the pool with the server's setting, and a
+    rolled-back savepoint undoes it. One round trip. Where no statement
+    timeout is set (the command line) locks are waited for as long as they
+    are held, as there already.
+    """
+    session.execute(text("SELECT set_config('lock_timeout', current_setting('statement_timeout'), true)"))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -2,8 +2,10 @@
 
 The database does the arithmetic: the ranking is one set-based SELECT
 (`plaudit.services.scoring`, where the scoring rules and their exactness are
-written down), and finalization is one `INSERT INTO cycle_results ... SELECT`
-over it, so the Python side holds no per-nominee state whatever the cycle's size.
+written down), and finalization is one statement that inserts that ranking
+into `cycle_results` and computes the inputs digest from the same pass over
+the ratings, so the Python side holds no per-nominee state whatever the
+cycle's size.
 """
 
 import csv
@@ -14,10 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, Uuid, and_, cast, func, insert, literal, null, select, text
+from sqlalchemy import Integer, Text, TextClause, and_, bindparam, cast, func, null, select, text
 from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
+from plaudit.db.session import wait_for_locks
 from plaudit.errors import ApprovalsOpen, CycleState, NotFinalized, NotFound, WeightsInvalid
 from plaudit.models import Criterion, Cycle, CycleResult, Nomination, Team, User
 from plaudit.models.enums import CycleStatus, NominationStatus, Role
@@ -25,8 +28,8 @@ from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import format_weight, get_cycle
-from plaudit.services.results_digest import inputs_digest
-from plaudit.services.scoring import Scoring, ranking_query, scoring_of
+from plaudit.services.results_digest import digest_head, digest_sql
+from plaudit.services.scoring import LISTED, Scoring, bound, ranking_ctes, ranking_query, scoring_of
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -147,10 +150,11 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     approval_closes_at` is `approvals_open` (at exactly `approval_closes_at`
     finalizing is allowed: the window is half-open).
 
-    Writes one `cycle_results` row per ranked nominee with ONE
-    `INSERT ... SELECT` over `ranking_query` (name and team frozen as they are
-    now), sets the cycle `finalized` with `finalized_at = clock.now()` and its
-    `inputs_digest` (`plaudit.services.results_digest`), writes one
+    Writes one `cycle_results` row per ranked nominee and computes the
+    cycle's `inputs_digest` (`plaudit.services.results_digest`) in ONE
+    statement (`finalize_statement`: name and team frozen as they are now),
+    sets the cycle `finalized` with `finalized_at = clock.now()` and that
+    digest, writes one
     `cycle.finalize` audit row (status, finalized_at and inputs_digest before
     and after, plus `ranked` and `winners` counts), and tells the winners and
     their managers (`notifications.cycle_finalized`). Returns the finalized cycle;
@@ -159,6 +163,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     memory is flat in the cycle's size.
     """
     require_admin(actor)
+    wait_for_locks(session)  # concurrent finalizes queue (DOMAIN.md), past the server's 1 s lock timeout
     cycle = get_cycle(session, actor, cycle_id, lock="update")
     if cycle.status in FINISHED:
         return cycle
@@ -171,17 +176,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         )
 
     _ranking_memory(session)
-    ranking = ranking_query(scoring_of(session, cycle)).subquery("ranking")
-    session.execute(
-        insert(CycleResult).from_select(
-            ["id", "cycle_id", *RANKED_COLUMNS],
-            select(func.gen_random_uuid(), literal(cycle.id, Uuid), *(ranking.c[name] for name in RANKED_COLUMNS)),
-            include_defaults=False,
-        )
-    )
-    ranked, winners = session.execute(
-        select(func.count(), func.count().filter(CycleResult.is_winner)).where(CycleResult.cycle_id == cycle.id)
-    ).one()
+    ranked, winners, digest = session.execute(finalize_statement(scoring_of(session, cycle))).one()
 
     audit.change_and_record(
         session,
@@ -190,7 +185,7 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
         {
             "status": CycleStatus.finalized.value,
             "finalized_at": now,
-            "inputs_digest": inputs_digest(session, cycle.id),
+            "inputs_digest": digest,
         },
         action="cycle.finalize",
         entity_type="cycle",
@@ -199,6 +194,29 @@ def finalize_cycle(session: Session, actor: User | None, cycle_id: uuid.UUID, *,
     )
     notifications.cycle_finalized(session, cycle)
     return cycle
+
+
+def finalize_statement(scoring: Scoring) -> TextClause:
+    """SQL: the cycle's ranking inserted into `cycle_results`, and its inputs
+    digest, in one statement with one pass over the ratings: both read the
+    ranking's `rated` rows (one per counted approval). Returns one row:
+    `ranked` (result rows written), `winners`, `inputs_digest`."""
+    count, normalization = len(scoring.criteria), scoring.normalization
+    columns = ", ".join(RANKED_COLUMNS)
+    sql = f"""{ranking_ctes(count, normalization)},
+listed AS (
+{LISTED}
+),
+inserted AS (
+    INSERT INTO cycle_results (id, cycle_id, {columns})
+    SELECT gen_random_uuid(), :cycle_id, {columns} FROM listed
+    RETURNING is_winner
+)
+SELECT (SELECT count(*) FROM inserted) AS ranked,
+       (SELECT count(*) FROM inserted WHERE is_winner) AS winners,
+       ({digest_sql(scoring)}) AS inputs_digest"""
+    statement = bound(text(sql), scoring).bindparams(bindparam("digest_head", digest_head(scoring), type_=Text))
+    return statement.columns(ranked=Integer, winners=Integer, inputs_digest=Text)
 
 
 def stored_results(

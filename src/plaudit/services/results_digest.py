@@ -32,55 +32,61 @@ queries of their own:
         ratings, key=lambda cv: k[cv[0]])) for n, nominee, approver, ratings in approvals)
     hashlib.sha256("".join(line + "\\n" for line in lines).encode()).hexdigest()
 
-PostgreSQL computes it (`digest_query`), so a million ratings never cross
-the wire. Finalize stores it on the cycle and in its `cycle.finalize`
-audit row, which the audit hash chain then seals; `plaudit results verify`
+PostgreSQL computes it from the ranking's own `rated` rows (one per counted
+approval, its ratings pivoted into columns; `plaudit.services.scoring`), so
+a million ratings never cross the wire, and finalize computes it in the same
+statement as the ranking, from the same pass over the ratings. Finalize
+stores it on the cycle and in its `cycle.finalize` audit row, which the
+audit hash chain then seals; `plaudit results verify`
 (`plaudit.services.results_verify`) recomputes it.
 """
 
 import uuid
+from functools import lru_cache
 
-from sqlalchemy import Text, TextClause, bindparam, text
+from sqlalchemy import Text, bindparam, select, text
 from sqlalchemy.orm import Session
 
-DIGEST_SQL = """
-WITH crit AS (
-    SELECT c.id, c.weight, row_number() OVER (ORDER BY c.id) AS k
-    FROM criteria c
-    WHERE c.cycle_id = :cycle_id
-),
-approval_lines AS (
-    SELECT n.id AS nomination_id, a.approver_id,
-           'approval ' || n.id || ' ' || n.nominee_id || ' ' || a.approver_id
-               || string_agg(' ' || c.k || ':' || r.value, '' ORDER BY c.k) || E'\\n' AS line
-    FROM nominations n
-    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
-    JOIN approval_ratings r ON r.approval_id = a.id
-    JOIN crit c ON c.id = r.criterion_id
-    WHERE n.cycle_id = :cycle_id AND n.status = 'approved'
-    GROUP BY n.id, n.nominee_id, a.id, a.approver_id
-)
-SELECT encode(sha256(convert_to(
-    'plaudit inputs v1' || E'\\n'
-    || 'cycle ' || cy.id || E'\\n'
-    || 'scoring ' || cy.score_normalization || E'\\n'
-    || 'award_slots ' || cy.award_slots || E'\\n'
-    || coalesce((
-        SELECT string_agg('criterion ' || k || ' ' || id || ' ' || weight::numeric(5, 4) || E'\\n', '' ORDER BY k)
-        FROM crit
-    ), '')
-    || coalesce((SELECT string_agg(line, '' ORDER BY nomination_id, approver_id) FROM approval_lines), ''),
-    'UTF8')), 'hex')
-FROM cycles cy
-WHERE cy.id = :cycle_id
-"""
+from plaudit.models import Cycle
+from plaudit.services.scoring import Scoring, bound, ranking_ctes, scoring_of
+
+VERSION = "plaudit inputs v1"
 
 
-def digest_query(cycle_id: uuid.UUID) -> TextClause:
-    """SQL: the cycle's `inputs_digest` as it would be computed now (one row, one column)."""
-    return text(DIGEST_SQL).bindparams(bindparam("cycle_id", cycle_id)).columns(digest=Text)
+def digest_head(scoring: Scoring) -> str:
+    """The canonical text's lines before the approval lines."""
+    criteria = sorted(scoring.criteria, key=lambda c: c.id)
+    lines = [VERSION, f"cycle {scoring.cycle_id}", f"scoring {scoring.normalization.value}",
+             f"award_slots {scoring.award_slots}"]
+    lines += [f"criterion {k} {c.id} {c.weight:.4f}" for k, c in enumerate(criteria, 1)]
+    return "".join(line + "\n" for line in lines)
+
+
+def digest_sql(scoring: Scoring) -> str:
+    """SQL: a scalar SELECT of the digest over the CTE `rated` (as
+    `scoring.ranking_ctes` defines it), its head bound as `:digest_head`."""
+    by_id = sorted(range(len(scoring.criteria)), key=lambda i: scoring.criteria[i].id)
+    return _digest_sql(tuple(by_id))
+
+
+@lru_cache(maxsize=64)
+def _digest_sql(by_id: tuple[int, ...]) -> str:
+    # Rating k of a line is the pivot column of the criterion that is k-th by id;
+    # a rating that is not there is left out of the line, as the text says.
+    ratings = "".join(f" || coalesce(' {k}:' || p.r{i}, '')" for k, i in enumerate(by_id, 1))
+    line = f"'approval ' || p.nomination_id || ' ' || p.nominee_id || ' ' || p.approver_id{ratings} || E'\\n'"
+    return (
+        "SELECT encode(sha256(convert_to(:digest_head || coalesce("
+        f"string_agg({line}, '' ORDER BY p.nomination_id, p.approver_id), ''), 'UTF8')), 'hex') FROM rated p"
+    )
 
 
 def inputs_digest(session: Session, cycle_id: uuid.UUID) -> str:
     """The cycle's inputs digest from its data as stored now."""
-    return session.execute(digest_query(cycle_id)).scalar_one()
+    cycle = session.execute(
+        select(Cycle.id, Cycle.award_slots, Cycle.score_normalization).where(Cycle.id == cycle_id)
+    ).one()
+    scoring = scoring_of(session, cycle)
+    statement = text(f"{ranking_ctes(len(scoring.criteria), scoring.normalization)}\n{digest_sql(scoring)}")
+    statement = bound(statement, scoring).bindparams(bindparam("digest_head", digest_head(scoring), type_=Text))
+    return session.execute(statement.columns(digest=Text)).scalar_one()

@@ -1,6 +1,17 @@
 """`plaudit results verify`: recompute a finalized cycle's ranking and
 inputs digest from the stored criteria and approvals, and compare them with
-what finalize stored (DOMAIN.md "Finalization")."""
+what finalize stored (DOMAIN.md "Finalization").
+
+Names are the frozen ones. Within a rank, nominees are listed by display
+name, and `tie_break` (`name` for every nominee of a tie but the first) says
+so: both were decided on the names as they were at finalization, which the
+result rows keep (`cycle_results.nominee_name`). People are renamed
+afterwards, and that is not tampering, so verify lists the recomputed
+ranking by those frozen names (`ranking_query(..., frozen_names=True)`), not
+by the users' names now: otherwise a rename that flips two tied nominees'
+alphabetical order would be reported as a changed `tie_break` on both. (A
+nominee with no stored row, reported as missing anyway, is listed by their
+current name.)"""
 
 import uuid
 from dataclasses import dataclass
@@ -18,7 +29,8 @@ from plaudit.services.scoring import ranking_query, scoring_of
 # The result fields that follow from the inputs, causes before consequences
 # (a changed score is named rather than the rank it moved). `nominee_name`
 # and `team_id` are snapshots of the person at finalization (people are
-# renamed and move teams afterwards), so they are not compared.
+# renamed and move teams afterwards), so they are not compared; `tie_break`
+# is recomputed over the frozen names (see the module's docstring).
 COMPARED = ("score", "approved_nominations", "criteria", "spread", "rank", "is_winner", "tie_break")
 
 
@@ -50,7 +62,7 @@ def verify_results(session: Session, cycle_id: uuid.UUID, *, limit: int = 20) ->
         raise NotFound(f"cycle {cycle_id} not found")
     if cycle.status not in FINISHED:
         raise NotFinalized(f"cycle {cycle_id} is {cycle.status}; results exist once it is finalized")
-    live = ranking_query(scoring_of(session, cycle)).subquery("live")
+    live = ranking_query(scoring_of(session, cycle), frozen_names=True).subquery("live")
     stored = select(CycleResult).where(CycleResult.cycle_id == cycle_id).subquery("stored")
     differs = [live.c[f].is_distinct_from(stored.c[f]) for f in COMPARED]
     rows = session.execute(

@@ -17,8 +17,11 @@ criterion `c` with rating `v(a, c)`:
   `rank ≤ award_slots`, so a tie at the boundary wins together.
 
 Shape. The criteria become columns: one hash aggregate of the cycle's
-ratings by approval gives each approval's rating per criterion (`v0`,
-`v1`, ...) and its approval score `t`; one more by nomination sums them; one
+ratings by approval, picked by criterion before any join (the ratings are
+the one big input: a join per rating would cost more than the aggregate),
+gives each approval's rating per criterion (`v0`, `v1`, ...) and its
+approval score `t`; only then do the approval rows meet the approvals and
+nominations that decide whether they count; one more by nomination sums them; one
 more by nominee gives every criterion mean, the score and the spread. That is
 the leanest shape that still keeps the per-criterion breakdown and the
 per-approval spread, so the statement is built for the cycle's number of
@@ -50,6 +53,7 @@ half-up rounding to 6 places are the exact integer ones above. (Per-rating
 5·10⁻¹⁰ of its `numeric` value.)
 """
 
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,6 +65,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Text,
+    TextClause,
     TextualSelect,
     Uuid,
     bindparam,
@@ -154,12 +159,33 @@ def _cols(head: str, template: str, count: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
-    """The ranking statement for a cycle with `count` criteria.
+def ranking_sql(count: int, normalization: ScoreNormalization, frozen_names: bool = False) -> str:
+    """The ranking statement for a cycle with `count` criteria: `ranking_ctes`,
+    then their rows in ranking order (columns as `ranking_query` lists)."""
+    ctes = ranking_ctes(count, normalization, frozen_names)
+    return f"{ctes}\n{LISTED} ORDER BY r.rank, r.display_name, r.nominee_id"
+
+
+@lru_cache(maxsize=64)
+def ranking_ctes(count: int, normalization: ScoreNormalization, frozen_names: bool = False) -> str:
+    """`WITH RECURSIVE` and the ranking's common table expressions, up to
+    `ranked`, for a cycle with `count` criteria; `LISTED` selects from them.
+    Other statements (finalize's) add CTEs of their own over `rated` and `ranked`.
+
+    Names are the users' display names now, or with `frozen_names` those
+    that the cycle's stored result rows froze at finalization (the current
+    name for a nominee without one): a recomputation then lists a rank's
+    nominees, and explains its ties, on the names they were decided on.
 
     Parameters: `cycle_id`, `award_slots`; per criterion `i` (display order):
     `c{i}` (id), `w{i}` (weight × 10⁴, an integer), `name{i}`, `weight{i}`
     (text, 4 places).
+
+    `rated` has one row per counted approval: its nomination, nominee and
+    approver and its raw rating per criterion, `r{i}`. The ratings are pivoted
+    by approval first, picked by the cycle's criteria (a rating's criterion
+    belongs to its approval's cycle), and only those 200,000-odd approval rows
+    meet the approvals and nominations: no join runs per rating.
 
     `valued` has one row per counted approval with its value per criterion,
     `v{i}`, and its approval score `t`, all integers: without normalisation
@@ -193,16 +219,26 @@ def ranking_sql(count: int, normalization: ScoreNormalization) -> str:
         for i in range(count)
     )
     weighted_means = " + ".join(_each(":w{i} * u.m{i}", count)) or "0"
+    name, frozen = "usr.display_name", ""
+    if frozen_names:
+        name = "coalesce(frozen.nominee_name, usr.display_name)"
+        frozen = ("\n    LEFT JOIN cycle_results frozen"
+                  " ON frozen.cycle_id = :cycle_id AND frozen.nominee_id = u.nominee_id")
+    picked = f"r.criterion_id IN ({', '.join(_each(':c{i}', count))})" if count else "false"
     return f"""
 WITH RECURSIVE
 rated AS {"MATERIALIZED " if zscore else ""}(
     -- one row per counted approval, its rating for criterion i as column r{{i}}
-    SELECT {_cols("n.nominee_id, n.id AS nomination_id, a.approver_id", _PIVOT, count)}
-    FROM nominations n
-    JOIN approvals a ON a.nomination_id = n.id AND a.decision = 'approve'
-    JOIN approval_ratings r ON r.approval_id = a.id
+    SELECT {_cols("n.nominee_id, n.id AS nomination_id, a.approver_id", "p.r{i}", count)}
+    FROM (
+        SELECT {_cols("r.approval_id", _PIVOT, count)}
+        FROM approval_ratings r
+        WHERE {picked}
+        GROUP BY r.approval_id
+    ) p
+    JOIN approvals a ON a.id = p.approval_id AND a.decision = 'approve'
+    JOIN nominations n ON n.id = a.nomination_id
     WHERE n.cycle_id = :cycle_id AND n.status = 'approved'
-    GROUP BY a.id, n.id
 ),
 {valued}
 per_nomination AS MATERIALIZED (
@@ -232,17 +268,21 @@ per_nominee AS (
     GROUP BY p.nominee_id, common.d
 ),
 scored AS (
-    SELECT u.nominee_id, usr.display_name, usr.team_id, u.approved_nominations,
+    SELECT u.nominee_id, {name} AS display_name, usr.team_id, u.approved_nominations,
            {round6(weighted_means, f"{WEIGHT_SCALE * value_scale} * u.den")} AS score,
            {_round6("u.spread", str(t_scale), signed=False)} AS spread,
            jsonb_build_array({criteria}) AS criteria
-    FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id
+    FROM per_nominee u JOIN users usr ON usr.id = u.nominee_id{frozen}
 ),
 ranked AS (
     SELECT s.*, rank() OVER (ORDER BY s.score DESC, s.approved_nominations DESC) AS rank
     FROM scored s
-)
-SELECT r.nominee_id, r.display_name AS nominee_name, r.team_id, r.rank::integer AS rank, r.score,
+)"""
+
+
+# The ranked rows with the columns `ranking_query` lists (ranking order is the
+# window's; a caller that needs the rows in that order says ORDER BY).
+LISTED = """SELECT r.nominee_id, r.display_name AS nominee_name, r.team_id, r.rank::integer AS rank, r.score,
        r.approved_nominations::integer AS approved_nominations, r.rank <= :award_slots AS is_winner,
        r.spread,
        CASE WHEN lag(r.rank) OVER listed IS NULL THEN NULL
@@ -251,9 +291,7 @@ SELECT r.nominee_id, r.display_name AS nominee_name, r.team_id, r.rank::integer 
             ELSE 'name' END AS tie_break,
        r.criteria
 FROM ranked r
-WINDOW listed AS (ORDER BY r.rank, r.display_name, r.nominee_id)
-ORDER BY r.rank, r.display_name, r.nominee_id
-"""
+WINDOW listed AS (ORDER BY r.rank, r.display_name, r.nominee_id)"""
 
 
 _PIVOT = "max(r.value) FILTER (WHERE r.criterion_id = :c{i})::integer AS r{i}"
@@ -280,7 +318,8 @@ tables AS MATERIALIZED (
     SELECT {tables}
     FROM factors f
 ),
-valued AS (
+valued AS MATERIALIZED (
+    -- narrow rows: the lookups are done here, so no sort or hash carries the tables
     SELECT {values}, {t} AS t
     FROM rated p JOIN tables f ON f.approver_id = p.approver_id
 ),"""
@@ -302,7 +341,7 @@ _TABLES = (
 )
 
 
-def ranking_query(scoring: Scoring) -> TextualSelect:
+def ranking_query(scoring: Scoring, *, frozen_names: bool = False) -> TextualSelect:
     """The ranking as ONE SELECT, one row per nominee with at least one
     approved nomination, in ranking order (rank, display name, id).
 
@@ -310,9 +349,31 @@ def ranking_query(scoring: Scoring) -> TextualSelect:
     team), rank, score (numeric, 6 places), approved_nominations, is_winner,
     spread (numeric, 6 places), tie_break, criteria (JSONB `[{criterion_id,
     name, weight: "0.2500", mean: "4.000000"}]` in display order).
+    `frozen_names`: see `ranking_ctes`.
     """
-    params: dict[str, Any] = {"cycle_id": scoring.cycle_id, "award_slots": scoring.award_slots}
-    binds = [bindparam("cycle_id", type_=Uuid), bindparam("award_slots", type_=Integer)]
+    statement = text(ranking_sql(len(scoring.criteria), ScoreNormalization(scoring.normalization), frozen_names))
+    return bound(statement, scoring).columns(
+        nominee_id=Uuid,
+        nominee_name=Text,
+        team_id=Uuid,
+        rank=Integer,
+        score=Numeric(18, 6),
+        approved_nominations=Integer,
+        is_winner=Boolean,
+        spread=Numeric(18, 6),
+        tie_break=Text,
+        criteria=JSONB,
+    )
+
+
+def bound(statement: TextClause, scoring: Scoring) -> TextClause:
+    """`statement` (built on `ranking_ctes`) with the parameters of `scoring` bound
+    (`award_slots` only where it is used: a statement need not list the rows)."""
+    params: dict[str, Any] = {"cycle_id": scoring.cycle_id}
+    binds = [bindparam("cycle_id", type_=Uuid)]
+    if re.search(r":award_slots\b", statement.text):
+        params["award_slots"] = scoring.award_slots
+        binds.append(bindparam("award_slots", type_=Integer))
     for i, criterion in enumerate(scoring.criteria):
         params |= {
             f"c{i}": criterion.id,
@@ -326,16 +387,4 @@ def ranking_query(scoring: Scoring) -> TextualSelect:
             bindparam(f"name{i}", type_=Text),
             bindparam(f"weight{i}", type_=Text),
         ]
-    statement = text(ranking_sql(len(scoring.criteria), ScoreNormalization(scoring.normalization)))
-    return statement.bindparams(*binds).bindparams(**params).columns(
-        nominee_id=Uuid,
-        nominee_name=Text,
-        team_id=Uuid,
-        rank=Integer,
-        score=Numeric(18, 6),
-        approved_nominations=Integer,
-        is_winner=Boolean,
-        spread=Numeric(18, 6),
-        tie_break=Text,
-        criteria=JSONB,
-    )
+    return statement.bindparams(*binds).bindparams(**params)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from plaudit.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
 from plaudit.errors import DomainError, NotFound
 from plaudit.web import auth
 from plaudit.web.pages import ROUTERS
@@ -29,6 +30,7 @@ ERROR_TEXT = {
     409: ("That did not work", None),
     422: ("That did not work", None),
     500: ("Something went wrong", "An unexpected error occurred. It has been logged; please try again."),
+    503: ("Plaudit is busy", "The database is busy or cannot be reached just now. Please try again in a moment."),
 }
 
 
@@ -70,6 +72,17 @@ def create_web_app(state: State) -> FastAPI:
     @web.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return error_page(request, exc.status_code if exc.status_code in ERROR_TEXT else 500)
+
+    async def unavailable(request: Request, exc: Exception) -> HTMLResponse:
+        # As the API's 503 database_unavailable: a lock or statement timeout,
+        # a lost connection, an unreachable server. Not a bug: no 500.
+        logger.warning("database unavailable on page %s: %s", request.url.path, getattr(exc, "orig", None) or exc)
+        response = error_page(request, 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for kind in UNAVAILABLE:
+        web.add_exception_handler(kind, unavailable)
 
     @web.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> HTMLResponse:

@@ -23,7 +23,7 @@ class Link:
 class Header:
     links: list[Link] = field(default_factory=list)
     progress: QueueProgress | None = None  # the approval queue's, for approvers (pages reuse it)
-    unread: int | None = None  # unread notifications (the Notifications link is shown when not None)
+    unread: int | None = None  # unread notifications (link shown when not None; its count when > 0)
 
     @property
     def waiting(self) -> int | None:

@@ -26,7 +26,8 @@ def finalize_cycle(
 ) -> StreamingResponse:
     """Finalize the cycle (admin). Idempotent: a finalized or archived cycle
     returns its stored results unchanged. The body is streamed from the stored
-    rows once the finalization has committed."""
+    rows once the finalization has committed. Concurrent calls queue on the
+    cycle's row lock, past the server's 1 s lock timeout (`ranking.finalize_cycle`)."""
     cycle = ranking.finalize_cycle(session, user, cycle_id, clock=clock)
     return _json_stream(request, cycle)
 
