@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Text, TextClause, and_, bindparam, cast, func, null, select, text
+from sqlalchemy import Integer, Text, TextClause, and_, cast, func, null, select, text
 from sqlalchemy.orm import Bundle, Session
 
 from plaudit.clock import Clock
@@ -28,8 +28,8 @@ from plaudit.paging import Page, desc, keyset_page
 from plaudit.schemas.results import Award, ResultItem, Results
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import format_weight, get_cycle
-from plaudit.services.results_digest import digest_head, digest_sql
-from plaudit.services.scoring import LISTED, Scoring, bound, ranking_ctes, ranking_query, scoring_of
+from plaudit.services.results_digest import bound_with_head, digest_sql
+from plaudit.services.scoring import LISTED, Scoring, ranking_ctes, ranking_query, scoring_of
 from plaudit.services.users import require_admin
 
 FINISHED = (CycleStatus.finalized.value, CycleStatus.archived.value)
@@ -215,8 +215,7 @@ inserted AS (
 SELECT (SELECT count(*) FROM inserted) AS ranked,
        (SELECT count(*) FROM inserted WHERE is_winner) AS winners,
        ({digest_sql(scoring)}) AS inputs_digest"""
-    statement = bound(text(sql), scoring).bindparams(bindparam("digest_head", digest_head(scoring), type_=Text))
-    return statement.columns(ranked=Integer, winners=Integer, inputs_digest=Text)
+    return bound_with_head(text(sql), scoring).columns(ranked=Integer, winners=Integer, inputs_digest=Text)
 
 
 def stored_results(

@@ -44,7 +44,7 @@ audit hash chain then seals; `plaudit results verify`
 import uuid
 from functools import lru_cache
 
-from sqlalchemy import Text, bindparam, select, text
+from sqlalchemy import Text, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from plaudit.models import Cycle
@@ -81,6 +81,12 @@ def _digest_sql(by_id: tuple[int, ...]) -> str:
     )
 
 
+def bound_with_head(statement: TextClause, scoring: Scoring) -> TextClause:
+    """`statement` (on `ranking_ctes`, with `digest_sql` in it) with the
+    ranking's parameters and the digest's head bound."""
+    return bound(statement, scoring).bindparams(bindparam("digest_head", digest_head(scoring), type_=Text))
+
+
 def inputs_digest(session: Session, cycle_id: uuid.UUID) -> str:
     """The cycle's inputs digest from its data as stored now."""
     cycle = session.execute(
@@ -88,5 +94,4 @@ def inputs_digest(session: Session, cycle_id: uuid.UUID) -> str:
     ).one()
     scoring = scoring_of(session, cycle)
     statement = text(f"{ranking_ctes(len(scoring.criteria), scoring.normalization)}\n{digest_sql(scoring)}")
-    statement = bound(statement, scoring).bindparams(bindparam("digest_head", digest_head(scoring), type_=Text))
-    return session.execute(statement.columns(digest=Text)).scalar_one()
+    return session.execute(bound_with_head(statement, scoring).columns(digest=Text)).scalar_one()

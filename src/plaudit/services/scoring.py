@@ -184,8 +184,9 @@ def ranking_ctes(count: int, normalization: ScoreNormalization, frozen_names: bo
     `rated` has one row per counted approval: its nomination, nominee and
     approver and its raw rating per criterion, `r{i}`. The ratings are pivoted
     by approval first, picked by the cycle's criteria (a rating's criterion
-    belongs to its approval's cycle), and only those 200,000-odd approval rows
-    meet the approvals and nominations: no join runs per rating.
+    belongs to its approval's cycle), and only the approval rows, a fifth as
+    many with five criteria, meet the approvals and nominations: no join runs
+    per rating.
 
     `valued` has one row per counted approval with its value per criterion,
     `v{i}`, and its approval score `t`, all integers: without normalisation
