@@ -706,15 +706,21 @@ def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     return seconds + case((func.date_trunc(sql_text("second"), utc) == utc, sql_text("Z")), else_=fraction)
 
 
-# The caller as `in_queue`'s approver: bind parameters, so the queue's statement is compiled once.
-_CALLER = SimpleNamespace(
-    id=bindparam("me", type_=Uuid),
-    role=bindparam("my_role", type_=Text),
-    is_active=bindparam("me_active", type_=Boolean),
-)
+def _caller(role: str) -> SimpleNamespace:
+    """The caller as `in_queue`'s approver: their id and whether they are
+    active as bind parameters, their role written into the statement (one
+    compiled statement per role, a handful). PostgreSQL then drops the
+    other roles' branch of `decidable_by` when it parses the statement, so
+    a prepared statement's generic plan knows it is a manager's team filter
+    (or an admin's none); with the role as a parameter that plan had to keep
+    both, and was slower than planning every time."""
+    return SimpleNamespace(id=_ME, role=sql_text(role), is_active=bindparam("me_active", type_=Boolean))
+
+
+_ME = bindparam("me", type_=Uuid)
 # The row's decisions so far (the sort key and `approvals_count`) and whether
 # the caller's is among them, in one lateral join.
-_QUEUE_DECISIONS = decisions_of(_CALLER)
+_QUEUE_DECISIONS = decisions_of(SimpleNamespace(id=_ME))
 _DECIDED_BY_CALLER = _QUEUE_DECISIONS.c.mine > literal_column("0", Integer)
 
 # The nominator's name as a scalar subquery, not a join: PostgreSQL then
@@ -757,14 +763,13 @@ _QUEUE_KEYS = [
 
 
 def _caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None) -> dict[str, Any]:
-    return {"me": actor.id, "my_role": Role(actor.role).value, "me_active": actor.is_active, "now": now,
-            "cycle_id": cycle_id}
+    return {"me": actor.id, "me_active": actor.is_active, "now": now, "cycle_id": cycle_id}
 
 
-def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
-    """SELECT `columns` of the caller's queue (`_caller_params`), of one
-    cycle or all: columns, not ORM entities, so a page builds nothing per row
-    but the row."""
+def _queue(role: str, of_cycle: bool, *columns: Any) -> Select[Any]:
+    """SELECT `columns` of the queue of a caller with `role` (`_caller_params`),
+    of one cycle or all: columns, not ORM entities, so a page builds nothing
+    per row but the row."""
     stmt = (
         select(*columns)
         .select_from(Nomination)
@@ -772,7 +777,7 @@ def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
         .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
         .join(_QUEUE_DECISIONS, true())
-        .where(*in_queue(_CALLER, _NOW, NOMINEE_TEAM.manager_id, decided=_DECIDED_BY_CALLER))
+        .where(*in_queue(_caller(role), _NOW, NOMINEE_TEAM.manager_id, decided=_DECIDED_BY_CALLER))
     )
     if of_cycle:
         stmt = stmt.where(Nomination.cycle_id == bindparam("cycle_id", type_=Uuid))
@@ -780,9 +785,9 @@ def _queue(of_cycle: bool, *columns: Any) -> Select[Any]:
 
 
 @functools.cache
-def _queue_statement(of_cycle: bool, after: bool, as_json: bool) -> DriverStatement:
+def _queue_statement(role: str, of_cycle: bool, after: bool, as_json: bool) -> DriverStatement:
     columns = [_QUEUE_JSON] if as_json else _QUEUE_ROW
-    return DriverStatement.of(keyset_statement(_queue(of_cycle, *columns), _QUEUE_KEYS, after=after))
+    return DriverStatement.of(keyset_statement(_queue(role, of_cycle, *columns), _QUEUE_KEYS, after=after))
 
 
 def _queue_page(
@@ -793,7 +798,7 @@ def _queue_page(
     (`plaudit.db.driver`), planned for its parameters as any other
     statement: whole rows (the sort keys last), or each item's JSON text."""
     params = {**_caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
-    statement = _queue_statement(cycle_id is not None, cursor is not None, as_json)
+    statement = _queue_statement(Role(actor.role).value, cycle_id is not None, cursor is not None, as_json)
     rows = statement.execute(driver_of(session), params, prepare=False).fetchall()
     return page_of_rows(rows, _QUEUE_KEYS, limit, whole_rows=not as_json)
 
@@ -854,12 +859,11 @@ class QueueProgress:
 
 
 @functools.cache
-def _progress_statement(of_cycle: bool) -> DriverStatement:
-    decided = _DECIDED_BY_CALLER
+def _progress_statement(role: str, of_cycle: bool) -> DriverStatement:
     stmt = (
         select(
-            func.count().filter(decided),
-            func.count().filter(~decided, Nomination.status == sql_text(NominationStatus.pending.value)),
+            func.count().filter(_DECIDED_BY_CALLER),
+            func.count().filter(~_DECIDED_BY_CALLER, Nomination.status == sql_text(NominationStatus.pending.value)),
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
@@ -867,7 +871,7 @@ def _progress_statement(of_cycle: bool) -> DriverStatement:
         .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
         .join(_QUEUE_DECISIONS, true())
         .where(
-            *decidable_by(_CALLER, _NOW, NOMINEE_TEAM.manager_id),
+            *decidable_by(_caller(role), _NOW, NOMINEE_TEAM.manager_id),
             Nomination.status != sql_text(NominationStatus.withdrawn.value),
         )
     )
@@ -880,13 +884,20 @@ def queue_progress(
     session: Session, actor: User, *, cycle_id: uuid.UUID | None = None, clock: Clock
 ) -> QueueProgress:
     """Counts for the queue's progress line, in one statement compiled once
-    (as the queue's): `waiting` is the queue's length (`in_queue`); `decided`
-    the not-withdrawn nominations `actor` may decide now (`decidable_by`) and
-    has decided (whatever their status became); the caller's decision is
-    read in the same lateral join as the queue's (`decisions_of`)."""
+    per role (as the queue's): `waiting` is the queue's length (`in_queue`);
+    `decided` the not-withdrawn nominations `actor` may decide now
+    (`decidable_by`) and has decided (whatever their status became); the
+    caller's decision is read in the same lateral join as the queue's
+    (`decisions_of`).
+
+    Prepared, unlike the queue's page: with the role in the statement, its
+    generic plan is as good as one planned for the parameters (a count has no
+    keyset bound to mislead it), and every page's header runs it, so
+    planning it each time (0.3 ms of PostgreSQL's CPU) was a fifth of its
+    cost (bench/README.md, F)."""
     params = _caller_params(actor, clock.now(), cycle_id)
-    statement = _progress_statement(cycle_id is not None)
-    done, waiting = statement.execute(driver_of(session), params, prepare=False).fetchone()
+    statement = _progress_statement(Role(actor.role).value, cycle_id is not None)
+    done, waiting = statement.execute(driver_of(session), params).fetchone()
     return QueueProgress(decided=done, waiting=waiting)
 
 
