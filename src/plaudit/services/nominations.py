@@ -762,7 +762,8 @@ _QUEUE_KEYS = [
 ]
 
 
-def _caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None) -> dict[str, Any]:
+def caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The parameters of the caller's queue's statements (`progress_select`)."""
     return {"me": actor.id, "me_active": actor.is_active, "now": now, "cycle_id": cycle_id}
 
 
@@ -797,7 +798,7 @@ def _queue_page(
     """One page of the caller's queue, compiled once and run on the driver
     (`plaudit.db.driver`), planned for its parameters as any other
     statement: whole rows (the sort keys last), or each item's JSON text."""
-    params = {**_caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
+    params = {**caller_params(actor, clock.now(), cycle_id), **keyset_params(_QUEUE_KEYS, cursor, limit)}
     statement = _queue_statement(Role(actor.role).value, cycle_id is not None, cursor is not None, as_json)
     rows = statement.execute(driver_of(session), params, prepare=False).fetchall()
     return page_of_rows(rows, _QUEUE_KEYS, limit, whole_rows=not as_json)
@@ -858,12 +859,16 @@ class QueueProgress:
         return self.decided + self.waiting
 
 
-@functools.cache
-def _progress_statement(role: str, of_cycle: bool) -> DriverStatement:
+def progress_select(role: str, *, of_cycle: bool = False) -> Select[Any]:
+    """SELECT `decided`, `waiting` for a caller with `role` (`queue_progress`;
+    parameters `caller_params`), for a statement of its own or inside
+    another (the web header's counts)."""
     stmt = (
         select(
-            func.count().filter(_DECIDED_BY_CALLER),
-            func.count().filter(~_DECIDED_BY_CALLER, Nomination.status == sql_text(NominationStatus.pending.value)),
+            func.count().filter(_DECIDED_BY_CALLER).label("decided"),
+            func.count()
+            .filter(~_DECIDED_BY_CALLER, Nomination.status == sql_text(NominationStatus.pending.value))
+            .label("waiting"),
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
@@ -877,7 +882,12 @@ def _progress_statement(role: str, of_cycle: bool) -> DriverStatement:
     )
     if of_cycle:
         stmt = stmt.where(Nomination.cycle_id == bindparam("cycle_id", type_=Uuid))
-    return DriverStatement.of(stmt)
+    return stmt
+
+
+@functools.cache
+def _progress_statement(role: str, of_cycle: bool) -> DriverStatement:
+    return DriverStatement.of(progress_select(role, of_cycle=of_cycle))
 
 
 def queue_progress(
@@ -895,7 +905,7 @@ def queue_progress(
     keyset bound to mislead it), and every page's header runs it, so
     planning it each time (0.3 ms of PostgreSQL's CPU) was a fifth of its
     cost (bench/README.md, F)."""
-    params = _caller_params(actor, clock.now(), cycle_id)
+    params = caller_params(actor, clock.now(), cycle_id)
     statement = _progress_statement(Role(actor.role).value, cycle_id is not None)
     done, waiting = statement.execute(driver_of(session), params).fetchone()
     return QueueProgress(decided=done, waiting=waiting)
@@ -907,6 +917,7 @@ __all__ = [
     "approval_queue_json",
     "approver_clause",
     "approves",
+    "caller_params",
     "can_see_nomination",
     "clean_justification",
     "create_nomination",
@@ -917,6 +928,7 @@ __all__ = [
     "may_read_approvals",
     "my_nominations",
     "named",
+    "progress_select",
     "queue_progress",
     "reads_approvals_clause",
     "update_nomination",

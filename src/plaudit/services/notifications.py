@@ -444,11 +444,13 @@ def list_notifications(
     return paging.keyset_page(session, stmt, keys, limit=limit, cursor=cursor)
 
 
-# Every signed-in page's header shows it: compiled once, run on the driver
-# (`plaudit.db.driver`) and prepared (one plan fits every user).
-_UNREAD = DriverStatement.of(
-    select(func.count()).where(Notification.recipient_id == bindparam("me"), Notification.read_at.is_(None))
+# The unread notifications of the user `me` (a parameter): a statement of its
+# own, compiled once, run on the driver (`plaudit.db.driver`) and prepared (one
+# plan fits every user), or part of the web header's one statement.
+UNREAD_COUNT = select(func.count()).where(
+    Notification.recipient_id == bindparam("me", type_=Uuid), Notification.read_at.is_(None)
 )
+_UNREAD = DriverStatement.of(UNREAD_COUNT)
 
 
 def unread_count(session: Session, user: User) -> int:
@@ -573,6 +575,7 @@ __all__ = [
     "outbox_ctes",
     "send_reminders",
     "set_preferences",
+    "UNREAD_COUNT",
     "unread_count",
     "written",
 ]
