@@ -15,7 +15,11 @@ import asyncio
 import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # a virtualenv installed before httptools became a dependency: h11 still serves
+    HttpToolsProtocol = H11Protocol  # type: ignore[misc,assignment]
 
 
 def _no_delay(transport: asyncio.BaseTransport) -> None:
