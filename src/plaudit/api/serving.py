@@ -15,11 +15,7 @@ import asyncio
 import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
-
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # a virtualenv installed before httptools became a dependency: h11 still serves
-    HttpToolsProtocol = H11Protocol  # type: ignore[misc,assignment]
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 def _no_delay(transport: asyncio.BaseTransport) -> None:
