@@ -113,7 +113,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            http="plaudit.api.serving:NoDelayHttpToolsProtocol",
+            http="plaudit.api.serving:NoDelayH11Protocol",
             log_level="info",
         )
     finally:
