@@ -699,11 +699,11 @@ def my_nominations(
 
 def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     """SQL: a timestamptz as the text the API's schemas give it (pydantic's
-    ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds)."""
+    ISO 8601 in UTC: `Z`, and `.ffffff` only when there are microseconds):
+    one `to_char` with the fraction, and the fraction dropped when it is zero."""
     utc = func.timezone(sql_text("UTC"), moment, type_=DateTime)
-    seconds = func.to_char(utc, sql_text('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
-    fraction = func.to_char(utc, sql_text('.US"Z"'))
-    return seconds + case((func.date_trunc(sql_text("second"), utc) == utc, sql_text("Z")), else_=fraction)
+    text_ = func.to_char(utc, sql_text('YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), type_=Text)
+    return func.replace(text_, sql_text(".000000Z"), sql_text("Z"), type_=Text)
 
 
 def _caller(role: str) -> SimpleNamespace:
