@@ -706,6 +706,9 @@ def _iso_utc(moment: ColumnElement[datetime]) -> ColumnElement[str]:
     return func.replace(text_, sql_text(".000000Z"), sql_text("Z"), type_=Text)
 
 
+_ME = bindparam("me", type_=Uuid)
+
+
 def _caller(role: str) -> SimpleNamespace:
     """The caller as `in_queue`'s approver: their id and whether they are
     active as bind parameters, their role written into the statement (one
@@ -717,7 +720,6 @@ def _caller(role: str) -> SimpleNamespace:
     return SimpleNamespace(id=_ME, role=sql_text(role), is_active=bindparam("me_active", type_=Boolean))
 
 
-_ME = bindparam("me", type_=Uuid)
 # The row's decisions so far (the sort key and `approvals_count`) and whether
 # the caller's is among them, in one lateral join.
 _QUEUE_DECISIONS = decisions_of(SimpleNamespace(id=_ME))
@@ -768,7 +770,7 @@ def caller_params(actor: User, now: datetime, cycle_id: uuid.UUID | None = None)
 
 
 def _queue(role: str, of_cycle: bool, *columns: Any) -> Select[Any]:
-    """SELECT `columns` of the queue of a caller with `role` (`_caller_params`),
+    """SELECT `columns` of the queue of a caller with `role` (`caller_params`),
     of one cycle or all: columns, not ORM entities, so a page builds nothing
     per row but the row."""
     stmt = (
