@@ -99,7 +99,7 @@ from plaudit.models.enums import CycleStatus, NominationStatus, Role
 from plaudit.paging import DEFAULT_LIMIT, Page, asc, desc, keyset_page, keyset_params, keyset_statement, page_of_rows
 from plaudit.services import audit, notifications
 from plaudit.services.cycles import get_cycle, nominations_open, window_open_clause
-from plaudit.services.queue import decidable_by, decided_by_one, decisions_of, in_queue, sql_text
+from plaudit.services.queue import decidable_by, decisions_of, in_queue, sql_text
 
 NOMINATION_FIELDS = ("cycle_id", "nominator_id", "nominee_id", "justification", "status", "withdrawn_at")
 
@@ -865,18 +865,18 @@ def progress_select(role: str, *, of_cycle: bool = False) -> Select[Any]:
     """SELECT `decided`, `waiting` for a caller with `role` (`queue_progress`;
     parameters `caller_params`), for a statement of its own or inside
     another (the web header's counts)."""
-    decided = decided_by_one(_ME)
     stmt = (
         select(
-            func.count().filter(decided).label("decided"),
+            func.count().filter(_DECIDED_BY_CALLER).label("decided"),
             func.count()
-            .filter(~decided, Nomination.status == sql_text(NominationStatus.pending.value))
+            .filter(~_DECIDED_BY_CALLER, Nomination.status == sql_text(NominationStatus.pending.value))
             .label("waiting"),
         )
         .select_from(Nomination)
         .join(Cycle, Cycle.id == Nomination.cycle_id)
         .join(_NOMINEE, _NOMINEE.id == Nomination.nominee_id)
         .outerjoin(NOMINEE_TEAM, NOMINEE_TEAM.id == _NOMINEE.team_id)
+        .join(_QUEUE_DECISIONS, true())
         .where(
             *decidable_by(_caller(role), _NOW, NOMINEE_TEAM.manager_id),
             Nomination.status != sql_text(NominationStatus.withdrawn.value),
@@ -898,7 +898,9 @@ def queue_progress(
     """Counts for the queue's progress line, in one statement compiled once
     per role (as the queue's): `waiting` is the queue's length (`in_queue`);
     `decided` the not-withdrawn nominations `actor` may decide now
-    (`decidable_by`) and has decided (whatever their status became).
+    (`decidable_by`) and has decided (whatever their status became); the
+    caller's decision is read in the same lateral join as the queue's
+    (`decisions_of`).
 
     Prepared, unlike the queue's page: with the role in the statement, its
     generic plan is as good as one planned for the parameters (a count has no

@@ -48,14 +48,6 @@ def decided_by(approver: Any) -> ColumnElement[bool]:
     return exists().where(Approval.nomination_id == Nomination.id, Approval.approver_id == approver.id)
 
 
-def decided_by_one(approver_id: Any) -> ColumnElement[bool]:
-    """`decided_by` for one approver given as a value (a bind parameter):
-    the row's nomination is among theirs, a subquery PostgreSQL runs once and
-    hashes, where `decided_by` probes an index per row (the progress count
-    runs it over every nomination its caller may decide)."""
-    return Nomination.id.in_(select(Approval.nomination_id).where(Approval.approver_id == approver_id))
-
-
 def in_queue(
     approver: Any, now: Any, team_manager_id: ColumnElement[uuid.UUID | None],
     decided: ColumnElement[bool] | None = None,
@@ -84,4 +76,4 @@ def decisions_of(approver: Any) -> Any:
     )
 
 
-__all__ = ["decidable_by", "decided_by", "decided_by_one", "decisions_of", "in_queue", "sql_text"]
+__all__ = ["decidable_by", "decided_by", "decisions_of", "in_queue", "sql_text"]
