@@ -753,7 +753,11 @@ _QUEUE_FIELDS: dict[str, ColumnElement[Any]] = {
     "updated_at": Nomination.updated_at,
     "withdrawn_at": Nomination.withdrawn_at,
 }
-_QUEUE_ROW = [column.label(name) for name, column in _QUEUE_FIELDS.items()]
+# What a list of the queue shows (the web app's Approvals page), as columns:
+# the page parses no id, time or text it does not show (0.2 ms of Python a page).
+_QUEUE_LIST = ("id", "cycle_name", "nominator_name", "nominee_name", "nominee_team_name", "created_at",
+               "approvals_count")
+_QUEUE_ROW = [_QUEUE_FIELDS[name].label(name) for name in _QUEUE_LIST]
 # The same row as the JSON text of `schemas.nominations.Nomination`, built by PostgreSQL.
 _QUEUE_JSON = func.json_build_object(
     *(part for name, column in _QUEUE_FIELDS.items()
@@ -806,7 +810,7 @@ def _queue_page(
     return page_of_rows(rows, _QUEUE_KEYS, limit, whole_rows=not as_json)
 
 
-QueueItem = namedtuple("QueueItem", list(_QUEUE_FIELDS))  # type: ignore[misc]
+QueueItem = namedtuple("QueueItem", _QUEUE_LIST)  # type: ignore[misc]
 
 
 def approval_queue(
@@ -819,8 +823,10 @@ def approval_queue(
     clock: Clock,
 ) -> Page[Any]:
     """The approver's queue (DOMAIN.md; `GET /me/approvals`; `in_queue`),
-    optionally of one cycle. Each item is a row with a Nomination's fields
-    and names (attributes, as on a `Nomination`).
+    optionally of one cycle. Each item is a row with what a list of the
+    queue shows (attributes, as on a `Nomination`): `id`, `cycle_name`,
+    `nominator_name`, `nominee_name`, `nominee_team_name`, `created_at` and
+    `approvals_count`; the API's page has every field (`approval_queue_json`).
 
     Order: the cycle's `approval_closes_at` (soonest first), then fewest
     decisions so far, then `created_at`, then id; keyset-paged on those four
@@ -828,7 +834,7 @@ def approval_queue(
     is also the page's sort key and `approvals_count`.
     """
     page = _queue_page(session, actor, as_json=False, cycle_id=cycle_id, limit=limit, cursor=cursor, clock=clock)
-    return Page(items=[QueueItem._make(row[: len(_QUEUE_FIELDS)]) for row in page.items], next_cursor=page.next_cursor)
+    return Page(items=[QueueItem._make(row[: len(_QUEUE_LIST)]) for row in page.items], next_cursor=page.next_cursor)
 
 
 def approval_queue_json(
