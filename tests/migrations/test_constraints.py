@@ -246,7 +246,7 @@ CASES: list[tuple[str, str, Violation]] = [
      lambda s, w: _add(s, ApprovalRating(approval_id=w.approval.id,
                                          criterion_id=make_criterion(s, w.cycle, weight="0.5").id, value=101))),
     # results
-    ("uq_cycle_results_cycle_id_nominee_id", "second-result-for-the-nominee",
+    ("uq_cycle_results_nominee_id_cycle_id", "second-result-for-the-nominee",
      lambda s, w: (_result(s, w), _result(s, w, rank=2))),
     ("ck_cycle_results_rank_positive", "rank-0", lambda s, w: _result(s, w, rank=0)),
     ("ck_cycle_results_approved_nominations_positive", "approved-nominations-0",

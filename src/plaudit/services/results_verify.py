@@ -17,7 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import cast, or_, select
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import Session
 
 from plaudit.errors import NotFinalized, NotFound
@@ -64,7 +65,7 @@ def verify_results(session: Session, cycle_id: uuid.UUID, *, limit: int = 20) ->
         raise NotFinalized(f"cycle {cycle_id} is {cycle.status}; results exist once it is finalized")
     live = ranking_query(scoring_of(session, cycle), frozen_names=True).subquery("live")
     stored = select(CycleResult).where(CycleResult.cycle_id == cycle_id).subquery("stored")
-    differs = [live.c[f].is_distinct_from(stored.c[f]) for f in COMPARED]
+    differs = [_comparable(live.c[f]).is_distinct_from(_comparable(stored.c[f])) for f in COMPARED]
     rows = session.execute(
         select(
             stored.c.nominee_id.label("stored_id"),
@@ -97,3 +98,9 @@ def _first_difference(row: Any) -> Difference:
 
 def _show(value: Any) -> str:
     return "null" if value is None else str(value)
+
+
+def _comparable(column: Any) -> Any:
+    """`json` has no equality: the breakdowns are compared as `jsonb` (same
+    keys and values, whatever the text's key order or spacing)."""
+    return cast(column, JSONB) if isinstance(column.type, JSON) else column
