@@ -108,6 +108,26 @@ def load_template(server: Server, *, nominations: int, users: int, now) -> tuple
     return name, info
 
 
+def crypto_of(conn) -> str:
+    """Whether the server was built with OpenSSL: without it, `sha256()` (the
+    inputs digest) and `gen_random_uuid()` (each result row's id) run
+    PostgreSQL's own fallbacks, several times slower (the embedded server's
+    build is one), and finalize pays for both. Printed beside the figures."""
+    configure = conn.execute("SELECT setting FROM pg_config WHERE name = 'CONFIGURE'").fetchone()
+    def timed(sql: str) -> float:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            conn.execute(sql)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    text = "convert_to(repeat('0123456789', 3000000), 'UTF8')"
+    hashing = timed(f"SELECT length(sha256({text}))") - timed(f"SELECT length({text})")
+    built = "with OpenSSL" if configure and "ssl" in configure[0] else "without OpenSSL"
+    return f"{conn.info.parameter_status('server_version')}, built {built}; sha256() of 30 MB: {max(hashing, 0) * 1000:.0f} ms"
+
+
 class Cpu:
     """CPU seconds of this process and of the PostgreSQL server around a call."""
 
@@ -223,7 +243,7 @@ def run_finalize(engine, cycle_id, clock, *, memory: bool = False, profile: str 
     """What `POST /cycles/{id}/finalize` does: finalize in its own committed
     transaction, then the full Results JSON body streamed from the stored rows
     (consumed and dropped, as the HTTP server would send it).
-    Returns (seconds, ranked rows, peak bytes or None)."""
+    Returns (seconds, ranked rows, peak bytes or None, seconds of the body)."""
     from sqlalchemy import func, select
 
     from plaudit.db.session import make_sessionmaker
@@ -243,11 +263,13 @@ def run_finalize(engine, cycle_id, clock, *, memory: bool = False, profile: str 
     started = time.perf_counter()
     with factory() as s, s.begin():
         cycle = finalize_cycle(s, None, cycle_id, clock=clock)
+    committed = time.perf_counter()
     body_bytes = 0
     with factory() as s:
         for chunk in results_chunks(s, cycle):
             body_bytes += len(chunk)
     elapsed = time.perf_counter() - started
+    body = time.perf_counter() - committed
     if prof:
         prof.disable()
         prof.dump_stats(profile)
@@ -258,7 +280,7 @@ def run_finalize(engine, cycle_id, clock, *, memory: bool = False, profile: str 
         tracemalloc.stop()
     with factory() as s:
         ranked = s.scalar(select(func.count()).where(CycleResult.cycle_id == cycle_id))
-    return elapsed, ranked, peak
+    return elapsed, ranked, peak, body
 
 
 def run(
@@ -303,10 +325,11 @@ def run(
         cycle_id = info["cycle_id"]
         log(f"loaded in {info['load_s']:.1f} s: {info['nominations']:,} nominations, "
             f"{info['approvals']:,} approvals, {info['ratings']:,} ratings")
-        selects, servers, finals, leans, what_ifs, zscores, digests = [], [], [], [], [], [], []
+        selects, servers, finals, leans, what_ifs, zscores, digests, bodies = [], [], [], [], [], [], [], []
         ranked = 0
         with psycopg.connect(server.libpq_for(big)) as c:
             cpu = Cpu(postmaster_pid(c))
+            crypto = crypto_of(c)
 
         def timed(engine):
             nonlocal ranked
@@ -322,9 +345,10 @@ def run(
             w, what_if_rows = cpu("what-if", time_what_if, engine, cycle_id)
             what_ifs.append(w)
             digests.append(cpu("digest", time_digest, engine, cycle_id))
-            f, ranked_, _ = cpu("finalize", run_finalize, engine, cycle_id, clock,
-                                profile=profile if not finals else None)
+            f, ranked_, _, body = cpu("finalize", run_finalize, engine, cycle_id, clock,
+                                      profile=profile if not finals else None)
             finals.append(f)
+            bodies.append(body)
             ranked = ranked_
             if not rows == lean_rows == what_if_rows == ranked_:
                 raise AssertionError(f"rows: SELECT {rows}, lean {lean_rows}, what-if {what_if_rows}, final {ranked_}")
@@ -334,7 +358,7 @@ def run(
         def timed_zscore(engine):
             use_zscore(engine, cycle_id)
             time_select(engine, cycle_id)  # warm-up
-            z, _, _ = cpu("finalize zscore", run_finalize, engine, cycle_id, clock)
+            z, _, _, _ = cpu("finalize zscore", run_finalize, engine, cycle_id, clock)
             zscores.append(z)
             log(f"copy {len(zscores)} (zscore): finalize {z:.3f} s")
 
@@ -345,7 +369,7 @@ def run(
         def big_memory(engine):
             return run_finalize(engine, cycle_id, clock, memory=True)
 
-        _, _, peak_big = clone_and(big, big_memory)
+        _, _, peak_big, _ = clone_and(big, big_memory)
     finally:
         server.drop_database(big)
 
@@ -355,7 +379,7 @@ def run(
     try:
         engine = make_engine(server.url_for(small))
         try:
-            _, ranked_small, peak_small = run_finalize(engine, sinfo["cycle_id"], clock, memory=True)
+            _, ranked_small, peak_small, _ = run_finalize(engine, sinfo["cycle_id"], clock, memory=True)
         finally:
             engine.dispose()
     finally:
@@ -363,6 +387,7 @@ def run(
 
     sel, fin, srv, lean, wif, zs = min(selects), min(finals), min(servers), min(leans), min(what_ifs), min(zscores)
     dig = min(digests)
+    body = bodies[finals.index(fin)]  # of the best finalize
     ratio, select_ratio, what_if_ratio, zscore_ratio = fin / lean, fin / sel, wif / sel, zs / sel
     mem_ratio = peak_big / peak_small if peak_small else float("inf")
     lines += [
@@ -379,6 +404,7 @@ def run(
             f"finalize + streamed body (as over HTTP):   {fin * 1000:9.1f} ms  best of "
             f"{', '.join(f'{x * 1000:.0f}' for x in finals)}"
         ),
+        f"  of which the body (after the commit):  {body * 1000:9.1f} ms",
         (
             f"leanest exact SELECT (numbers only):      {lean * 1000:9.1f} ms  best of "
             f"{', '.join(f'{x * 1000:.0f}' for x in leans)}"
@@ -397,6 +423,7 @@ def run(
         ),
         f"finalize / leanest SELECT:       {ratio:.3f}   (target <= {TARGET})",
         f"finalize / bare SELECT:          {select_ratio:.3f}   (for the record)",
+        f"finalize without the body / leanest:  {(fin - body) / lean:.3f}   (for the record)",
         f"zscore finalize / bare SELECT:   {zscore_ratio:.3f}   (target <= {ZSCORE_TARGET})",
         f"what-if / bare SELECT:           {what_if_ratio:.3f}   (target <= {WHAT_IF_TARGET})",
         "CPU (medians; independent of other load on the machine):",
@@ -409,6 +436,7 @@ def run(
         f"  {small_nominations:>9,} nominations ({ranked_small:,} ranked): {peak_small / 2**20:8.2f} MiB",
         f"  {nominations:>9,} nominations ({ranked:,} ranked): {peak_big / 2**20:8.2f} MiB",
         f"  big / small: {mem_ratio:.2f}   (flat: <= {MEMORY_FLAT})",
+        f"server: {crypto}",
     ]
     memory_ok = mem_ratio <= MEMORY_FLAT
     note = []
