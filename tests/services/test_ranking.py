@@ -246,6 +246,25 @@ def test_ranking_query_is_one_select_with_team_and_criteria(session, clock):
     assert row["criteria"] == [{"criterion_id": str(k.id), "name": "Only", "weight": "1.0000", "mean": "3.500000"}]
 
 
+
+def test_breakdown_keeps_names_that_json_must_escape(session, admin, clock):
+    """The breakdown is stored as JSON text put together from bound parts
+    (`scoring.breakdown_parts`): a criterion named with quotes, a backslash
+    and non-ASCII letters comes back exactly, from the stored rows and in the
+    streamed body, and the text is valid JSON."""
+    import json
+
+    cycle = closed_cycle(session)
+    odd = 'Say "hi" \\ naïve 東京 </script>'
+    k1 = make_criterion(session, cycle, name=odd, weight="0.5", position=1)
+    k2 = make_criterion(session, cycle, name="Plain", weight="0.5", position=2)
+    make_rated_nomination(session, cycle, person(session, "Uma"), [{k1: 2, k2: 5}])
+    results = ranking.finalize(session, admin, cycle.id, clock=clock)
+    assert breakdown(results.items[0]) == [(odd, "0.5000", "2.000000"), ("Plain", "0.5000", "5.000000")]
+    body = json.loads("".join(ranking.results_chunks(session, cycle)))
+    assert [(c["name"], c["mean"]) for c in body["items"][0]["criteria"]] == [(odd, "2.000000"), ("Plain", "5.000000")]
+
+
 # --- preview -------------------------------------------------------------------
 
 
