@@ -22,6 +22,9 @@ signing in makes) and an API token.
   pages (or JSON sets) per second of the best round; any status but 200
   fails the run.
 - **Target:** each page's rate >= **70 %** of its JSON's rate.
+- Also printed, not judged: CPU per request of the server's processes and of
+  PostgreSQL for each side (median of the rounds), and their ratio: the
+  figure other load on the machine moves least.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 import psycopg
 
 from bench import loaders, queue
-from bench.common import Outcome, Server, block, log
+from bench.common import Outcome, Server, block, log, postmaster_pid, tree_cpu
 from bench.http_nominations import Proc, free_port, start, wait_ready
 from plaudit.services.passwords import digest
 
@@ -106,6 +109,7 @@ def run(server: Server, *, nominations: int = 500, requests: int = 1000, warmup:
             conn.commit()
             conn.autocommit = True
             conn.execute("VACUUM ANALYZE")
+            pg_pid = postmaster_pid(conn)
         env = {**os.environ, "DATABASE_URL": server.url_for(db)}
         env.pop("PLAUDIT_DATA_DIR", None)
         try:
@@ -125,20 +129,25 @@ def run(server: Server, *, nominations: int = 500, requests: int = 1000, warmup:
                 "Approvals": ([("/app/approvals", cookie)], [("/me/approvals", bearer)]),
             }
             rates: dict[tuple[str, str], list[float]] = {}
+            cpu: dict[tuple[str, str], list[tuple[float, float]]] = {}
             for name, (page, json_) in sides.items():
                 for kind, job in (("page", page), ("json", json_)):
                     _, errors = _drive(plaudit.base_url, job, warmup, concurrency)
                     if errors:
                         raise RuntimeError(f"{name} {kind}: statuses {errors}; see {plaudit.log_path}")
-                    rates[name, kind] = []
+                    rates[name, kind], cpu[name, kind] = [], []
             size = -(-requests // rounds)
             for r in range(rounds):
                 for name, (page, json_) in sides.items():
                     for kind, job in (("page", page), ("json", json_)):
+                        served, database = tree_cpu(plaudit.popen.pid), tree_cpu(pg_pid)
                         rate, errors = _drive(plaudit.base_url, job, size, concurrency)
                         if errors:
                             raise RuntimeError(f"{name} {kind}: statuses {errors}")
                         rates[name, kind].append(rate)
+                        if served is not None and database is not None:
+                            cpu[name, kind].append(((tree_cpu(plaudit.popen.pid) - served) * 1000 / size,
+                                                    (tree_cpu(pg_pid) - database) * 1000 / size))
                 log(f"round {r + 1} of {rounds} done")
         finally:
             for proc in procs:
@@ -150,6 +159,11 @@ def run(server: Server, *, nominations: int = 500, requests: int = 1000, warmup:
         lines.append(f"{name:9}: page {page:7.1f}/s   JSON {json_:7.1f}/s   ratio {ratios[name]:.3f}"
                      f"   (rounds: page {', '.join(f'{x:.0f}' for x in rates[name, 'page'])};"
                      f" JSON {', '.join(f'{x:.0f}' for x in rates[name, 'json'])})")
+        if cpu[name, "page"] and cpu[name, "json"]:
+            # CPU per page (or JSON set), median of the rounds: the figure other load moves least.
+            (ps, pd), (js, jd) = (sorted(cpu[name, k], key=sum)[len(cpu[name, k]) // 2] for k in ("page", "json"))
+            lines.append(f"{'':11}CPU per request: page server {ps:.2f} + PostgreSQL {pd:.2f} ms, JSON server"
+                         f" {js:.2f} + PostgreSQL {jd:.2f} ms: CPU-cost ratio {(js + jd) / (ps + pd):.3f}")
     worst = min(ratios.values())
     return block(title, lines, Outcome("F pages vs JSON", worst, f">= {TARGET} (each page / its JSON)",
                                        worst >= TARGET))
