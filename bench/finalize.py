@@ -123,9 +123,10 @@ def crypto_of(conn) -> str:
         return best
 
     text = "convert_to(repeat('0123456789', 3000000), 'UTF8')"
-    hashing = timed(f"SELECT length(sha256({text}))") - timed(f"SELECT length({text})")
+    hashing = max(0.0, timed(f"SELECT length(sha256({text}))") - timed(f"SELECT length({text})"))
     built = "with OpenSSL" if configure and "ssl" in configure[0] else "without OpenSSL"
-    return f"{conn.info.parameter_status('server_version')}, built {built}; sha256() of 30 MB: {max(hashing, 0) * 1000:.0f} ms"
+    version = conn.info.parameter_status("server_version")
+    return f"{version}, built {built}; sha256() of 30 MB: {hashing * 1000:.0f} ms"
 
 
 class Cpu:
