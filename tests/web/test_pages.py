@@ -232,6 +232,21 @@ def test_approvals_queue_progress_and_save_and_next(browser, person, session):
         "approved", "rejected")
 
 
+def test_approvals_queue_shows_names_as_text(browser, person, session):
+    manager = person("manager")
+    team = make_team(session, name="R&D <i>", manager=manager)
+    nominator = person(team=team, display_name="O'Brien </td>")
+    nominee = person(team=team, display_name='"Nina" <script>alert(1)</script>')
+    cycle = make_cycle(session, name="Q4 & <b>")
+    nomination = make_nomination(session, cycle, nominator, nominee)
+    browser.sign_in(manager)
+    page = browser.get("/app/approvals").text
+    assert "<script>" not in page and "<b>" not in page and "<i>" not in page
+    assert (f'<a href="/app/approvals/{nomination.id}">&quot;Nina&quot; &lt;script&gt;alert(1)&lt;/script&gt;</a>'
+            ' <span class="muted">(R&amp;D &lt;i&gt;)</span>') in page
+    assert "<td>Q4 &amp; &lt;b&gt;</td>" in page and "<td>O&#x27;Brien &lt;/td&gt;</td>" in page
+
+
 def test_approvals_of_a_nomination_the_viewer_may_not_see_is_404(browser, person, session):
     cycle = make_cycle(session)
     nomination = make_nomination(session, cycle, person(), person())

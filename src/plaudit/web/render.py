@@ -5,7 +5,7 @@ from here, so a template never asks for them and a handler never forgets
 them. Templates hold loops and conditions only; formatting is in filters.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from plaudit.web import auth
+from plaudit.web import auth, rows
 
 TZ_COOKIE = "plaudit_tz"
 
@@ -34,21 +34,10 @@ def viewer_zone(request: Request) -> ZoneInfo:
     return zone_named(request.cookies.get(TZ_COOKIE))
 
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 def when(value: datetime | None) -> Markup:
     """A time as `<time>` in UTC ("19 Nov 2026, 17:58 UTC"); the page's script
     shows it in the viewer's zone."""
-    if value is None:
-        return Markup("—")
-    utc = value.astimezone(UTC)
-    # Built directly, both parts from a datetime (nothing to escape): a list
-    # page calls this per row, and Markup.format, or strftime (2.5x this),
-    # cost more than the page's queries' Python. English month names whatever
-    # the process's locale, as strftime gave in the C locale.
-    return Markup(f'<time datetime="{utc.isoformat()}">{utc.day:02d} {MONTHS[utc.month - 1]} {utc.year}, '
-                  f'{utc.hour:02d}:{utc.minute:02d} UTC</time>')
+    return Markup(rows.time_html(value))
 
 
 def left(until: datetime, now: datetime) -> str:
@@ -82,7 +71,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(when=when, weight=weight, label=label, left=left)
+_env.filters.update(when=when, weight=weight, label=label, left=left, queue_rows=rows.queue_rows)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
